@@ -1,0 +1,242 @@
+"""Downloads one audience list to a temporary file, retrying what is transient.
+
+The list is not paginated, so a body can be hundreds of MB. It is streamed to
+an anonymous temporary file (gone when closed, even if the process is killed)
+and only handed on once it arrived whole; a download cut short is discarded
+and fetched again, never parsed as if complete.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import logging
+import random
+import tempfile
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote
+
+import backoff
+import requests
+
+from tap_mx_audience.auth import MxAudienceAuthenticator
+from tap_mx_audience.errors import ApiError, RetryableError
+from tap_mx_audience.settings import AudienceRef, Settings
+
+logger = logging.getLogger("tap-mx-audience")
+
+CHUNK_BYTES = 1 << 20
+CONNECT_TIMEOUT_SECONDS = 15.0
+MAX_BACKOFF_SECONDS = 30.0
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+@dataclass
+class DownloadedList:
+    """A complete list body on local disk, with what the headers told."""
+
+    file: IO[bytes]
+    content_type: str
+    last_modified: datetime.date | None
+    downloaded_at: datetime.datetime
+
+    def close(self) -> None:
+        """Remove the temporary file."""
+        self.file.close()
+
+
+class MxAudienceClient:
+    """HTTP access to the audience list endpoint."""
+
+    def __init__(self, settings: Settings) -> None:
+        """Build the authenticator and the retry policy from the settings."""
+        self._settings = settings
+        self.authenticator = MxAudienceAuthenticator(
+            token_url=f"{settings.api_url}/api/token",
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+            timeout_seconds=settings.request_timeout_seconds,
+        )
+        self._download_with_retries = backoff.on_exception(
+            _retry_waits,
+            RetryableError,
+            max_tries=settings.max_retries + 1,
+            jitter=None,
+            logger=None,
+            on_backoff=_log_backoff,
+            wait_gen_kwargs={"max_retry_after": settings.max_retry_after_seconds},
+        )(self._download_once)
+
+    def list_url(self, audience: AudienceRef) -> str:
+        """The list endpoint of one audience."""
+        return (
+            f"{self._settings.api_url}/api/v1/audience/"
+            f"{quote(audience.id_or_slug, safe='')}/list"
+        )
+
+    def download(self, audience: AudienceRef) -> DownloadedList:
+        """Download the whole list body, or raise `ApiError` saying why not."""
+        body = tempfile.TemporaryFile(prefix="tap-mx-audience-")  # noqa: SIM115 - owned by the result
+        try:
+            return self._download_with_retries(audience, body)
+        except RetryableError as exc:
+            body.close()
+            tries = self._settings.max_retries + 1
+            msg = f"{exc} (gave up after {tries} tries)"
+            raise ApiError(msg, exc.status) from None
+        except BaseException:
+            body.close()
+            raise
+
+    def _download_once(self, audience: AudienceRef, body: IO[bytes]) -> DownloadedList:
+        response = self._get_list(audience)
+        with response:
+            content_type = response.headers.get("Content-Type", "")
+            if content_type.split(";")[0].strip().lower() == "text/html":
+                msg = (
+                    f"answered HTTP {response.status_code} with an HTML page instead "
+                    f"of {self._settings.response_format.value.upper()}"
+                )
+                raise ApiError(msg, response.status_code)
+            body.seek(0)
+            body.truncate()
+            try:
+                for chunk in response.iter_content(CHUNK_BYTES):
+                    body.write(chunk)
+            except TRANSPORT_ERRORS as exc:
+                msg = f"the download was cut short ({_describe(exc)})"
+                raise RetryableError(msg) from None
+        body.flush()
+        body.seek(0)
+        return DownloadedList(
+            file=body,
+            content_type=content_type,
+            last_modified=_http_date(response.headers.get("Last-Modified")),
+            downloaded_at=datetime.datetime.now(datetime.UTC),
+        )
+
+    def _get_list(self, audience: AudienceRef) -> requests.Response:
+        """Send the GET, renewing the token once if the API calls it invalid."""
+        response = self._send(audience)
+        if response.status_code == 401:  # noqa: PLR2004 - revoked or expired early
+            response.close()
+            logger.info(
+                "%s: token refused (HTTP 401); renewing it once", audience.label
+            )
+            response = self._send(audience, stale_token=_bearer(response))
+        if response.ok:
+            return response
+        response.close()
+        raise _status_error(response)
+
+    def _send(
+        self, audience: AudienceRef, stale_token: str | None = None
+    ) -> requests.Response:
+        if stale_token is not None:
+            self.authenticator.invalidate(stale_token)
+        timeout = (CONNECT_TIMEOUT_SECONDS, self._settings.request_timeout_seconds)
+        try:
+            return requests.get(
+                self.list_url(audience),
+                params={"institution_public_id": audience.institution_public_id},
+                headers={"Accept": self._settings.response_format.media_type},
+                auth=self.authenticator,
+                timeout=timeout,
+                stream=True,
+            )
+        except TRANSPORT_ERRORS as exc:
+            msg = f"could not reach {self._settings.api_url} ({_describe(exc)})"
+            raise RetryableError(msg) from None
+
+
+def _bearer(response: requests.Response) -> str:
+    header = str(response.request.headers.get("Authorization", ""))
+    return header.removeprefix("Bearer ")
+
+
+def _status_error(response: requests.Response) -> ApiError:
+    status = response.status_code
+    where = f"HTTP {status} from GET {response.url}"
+    if status == 401:  # noqa: PLR2004
+        return ApiError(
+            f"token refused twice ({where}); were the credentials revoked?", status
+        )
+    if status == 403:  # noqa: PLR2004
+        return ApiError(
+            f"forbidden ({where}): these credentials may not read it", status
+        )
+    if status == 404:  # noqa: PLR2004
+        return ApiError(
+            f"not found ({where}): check its id_or_slug and institution_public_id",
+            status,
+        )
+    if status in RETRYABLE_STATUSES:
+        return RetryableError(
+            f"the API answered {where}",
+            status,
+            _retry_after(response.headers.get("Retry-After")),
+        )
+    return ApiError(f"the API answered {where}", status)
+
+
+def _retry_waits(max_retry_after: float) -> Generator[float, Any, None]:
+    """Wait what `Retry-After` asks (bounded), else exponential backoff with jitter."""
+    attempt = 0
+    error = yield 0.0
+    while True:
+        attempt += 1
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            wait = min(retry_after, max_retry_after)
+        else:
+            wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.5, 1)  # noqa: S311
+        error = yield wait
+
+
+def _log_backoff(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
+    audience: AudienceRef = details["args"][0]
+    logger.warning(
+        "%s: %s; retry %d in %.1fs",
+        audience.label,
+        details["exception"],
+        details["tries"],
+        details["wait"],
+    )
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header in either of its two forms."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
+
+
+def _http_date(value: str | None) -> datetime.date | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).date()
+    except (TypeError, ValueError):
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    """Name a transport failure in a few words; its full text can be pages long."""
+    detail = str(exc).rsplit(": ", 1)[-1].strip(" ')\"(")
+    return f"{type(exc).__name__}: {detail[:120]}" if detail else type(exc).__name__

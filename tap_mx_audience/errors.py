@@ -1,0 +1,73 @@
+"""The failures a user can act on, each with a one-line message.
+
+Messages name the setting, the audience or the HTTP status involved and never
+carry a configured value that could be a secret.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tap_mx_audience.settings import AudienceRef
+
+
+class TapMxAudienceError(Exception):
+    """Base class: anything the tap reports as one line and a non-zero exit."""
+
+
+class SettingsError(TapMxAudienceError):
+    """A setting is missing or invalid; the message names it, never its value."""
+
+    @classmethod
+    def about(cls, setting: str, problem: str) -> SettingsError:
+        """Name the setting and say what is wrong with it."""
+        return cls(f"Setting '{setting}' {problem}")
+
+
+class CredentialsRejectedError(TapMxAudienceError):
+    """The token endpoint refused the client_id/client_secret pair."""
+
+
+class ApiError(TapMxAudienceError):
+    """A request to the MX API failed for good (after any retries)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        """Keep the HTTP status (None for transport failures) for callers."""
+        super().__init__(message)
+        self.status = status
+
+
+class RetryableError(ApiError):
+    """A failure worth another try, with the server's requested wait if any."""
+
+    def __init__(
+        self, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        """Keep the server's `Retry-After`, in seconds, when it sent one."""
+        super().__init__(message, status)
+        self.retry_after = retry_after
+
+
+class MalformedListError(ValueError):
+    """A downloaded list is not a complete, well-formed audience list."""
+
+
+class AudienceFailedError(TapMxAudienceError):
+    """One audience could not be delivered; the others go on."""
+
+    def __init__(self, audience: AudienceRef, reason: str) -> None:
+        """Prefix the reason with the audience it concerns."""
+        super().__init__(f"{audience.label}: {reason}")
+        self.audience = audience
+        self.reason = reason
+
+
+class SyncIncompleteError(TapMxAudienceError):
+    """Raised at the end of a sync in which some audiences failed."""
+
+    def __init__(self, failures: list[AudienceFailedError]) -> None:
+        """Summarise every failed audience in one line."""
+        listed = "; ".join(str(failure) for failure in failures)
+        super().__init__(f"{len(failures)} audience(s) failed: {listed}")
+        self.failures = failures

@@ -1,0 +1,280 @@
+"""TapMxAudience: settings, streams, and how a sync ends."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from functools import cached_property
+from typing import IO, TYPE_CHECKING, Any, ClassVar
+
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.helpers._util import load_json
+from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
+from typing_extensions import override
+
+from tap_mx_audience.client import MxAudienceClient
+from tap_mx_audience.errors import (
+    AudienceFailedError,
+    SettingsError,
+    SyncIncompleteError,
+    TapMxAudienceError,
+)
+from tap_mx_audience.fetcher import AudienceFetcher
+from tap_mx_audience.output import BufferedSingerWriter
+from tap_mx_audience.settings import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER_SECONDS,
+    DEFAULT_PARALLEL_DOWNLOADS,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    Settings,
+)
+from tap_mx_audience.streams import AudienceMembersStream, AudiencesStream
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
+    from singer_sdk.streams import Stream
+
+EXIT_FAILED = 1
+
+AUDIENCE_ITEM = th.ObjectType(
+    th.Property(
+        "id_or_slug",
+        th.StringType,
+        required=True,
+        title="Audience id or slug",
+        description="The audience's id or slug, as in the MX app.",
+    ),
+    th.Property(
+        "institution_public_id",
+        th.StringType,
+        required=True,
+        title="Institution public id",
+        description="The public id of the institution the audience belongs to.",
+    ),
+    additional_properties=False,
+)
+
+
+class TapMxAudience(Tap):
+    """Singer tap for MX Audience Service audience lists."""
+
+    name = "tap-mx-audience"
+    message_writer_class = BufferedSingerWriter
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.BATCH,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "client_id",
+            th.StringType,
+            required=True,
+            title="Client ID",
+            description="The Audience API client_id from the MX app "
+            "(Authentication > Audience API Key).",
+        ),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            required=True,
+            secret=True,
+            title="Client secret",
+            description="The Audience API client_secret from the MX app. "
+            "Never printed.",
+        ),
+        th.Property(
+            "api_url",
+            th.URIType,
+            required=True,
+            title="API URL",
+            description="Base URL of your MX environment, e.g. "
+            "https://yourdomain.access.mx.com (https required except on loopback).",
+        ),
+        th.Property(
+            "audiences",
+            th.ArrayType(AUDIENCE_ITEM),
+            required=True,
+            title="Audiences",
+            description="The audiences to extract, each "
+            '{"id_or_slug": ..., "institution_public_id": ...}; each is one partition.',
+        ),
+        th.Property(
+            "response_format",
+            th.StringType(allowed_values=["json", "csv"]),
+            default="json",
+            title="Response format",
+            description="The list format the tap asks for (Accept header): "
+            "json or csv.",
+        ),
+        th.Property(
+            "start_date",
+            th.DateType,
+            title="Start date",
+            description="Audiences whose updated_on is before this date "
+            "send no members.",
+        ),
+        th.Property(
+            "csv_member_column",
+            th.StringType,
+            title="CSV member column",
+            description="The member id column of CSV bodies with a header "
+            "(default: member_id, user_guid, guid or id, whichever is present).",
+        ),
+        th.Property(
+            "parallel_downloads",
+            th.IntegerType,
+            default=DEFAULT_PARALLEL_DOWNLOADS,
+            title="Parallel downloads",
+            description="How many audience lists may download at once, ahead of the "
+            "one being emitted (1 to 32). Output order stays the configured order.",
+        ),
+        th.Property(
+            "request_timeout_seconds",
+            th.NumberType,
+            default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            title="Request timeout (seconds)",
+            description="Longest wait for the API to send the next bytes; a stalled "
+            "download is retried.",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=DEFAULT_MAX_RETRIES,
+            title="Max retries",
+            description="Retries of a request after 429, 5xx, a dropped connection "
+            "or a timeout, with exponential backoff (0 to 20).",
+        ),
+        th.Property(
+            "max_retry_after_seconds",
+            th.NumberType,
+            default=DEFAULT_MAX_RETRY_AFTER_SECONDS,
+            title="Max Retry-After (seconds)",
+            description="The longest Retry-After the tap honours before one retry.",
+        ),
+    ).to_dict()
+
+    @override
+    def discover_streams(self) -> list[Stream]:
+        return [AudiencesStream(self), AudienceMembersStream(self)]
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The validated settings."""
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def fetcher(self) -> AudienceFetcher:
+        """Downloads the lists, ahead of the stream, for this sync."""
+        return AudienceFetcher(MxAudienceClient(self.settings), self.settings)
+
+    @property
+    def output(self) -> BufferedSingerWriter:
+        """The buffered writer every message goes through."""
+        assert isinstance(self.message_writer, BufferedSingerWriter)  # noqa: S101
+        return self.message_writer
+
+    @cached_property
+    def failures(self) -> list[AudienceFailedError]:
+        """Audiences that could not be delivered in this sync."""
+        return []
+
+    def report_failure(self, failure: AudienceFailedError) -> None:
+        """Record an audience that could not be delivered; the sync goes on."""
+        self.logger.error("%s", failure)
+        self.failures.append(failure)
+
+    def raise_for_failures(self) -> None:
+        """End a sync in which some audiences failed with a non-zero exit."""
+        if self.failures:
+            raise SyncIncompleteError(self.failures)
+
+    @override
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Validate without ever quoting a value (the SDK's messages do).
+
+        The tap's own rules come first, then the SDK's built-in settings
+        (stream maps, batch config, ...) against the JSON schema, reported by
+        path and rule only.
+        """
+        try:
+            Settings.from_config(self.config)
+            errors = self._schema_errors()
+        except SettingsError as exc:
+            errors = [str(exc)]
+        if errors and raise_errors:
+            raise SettingsError(errors[0])
+        return errors
+
+    def _schema_errors(self) -> list[str]:
+        schema = self.config_jsonschema
+        self.append_builtin_config(schema)
+        validator = JSONSchemaValidator(schema)
+        return [
+            f"Setting '{'.'.join(map(str, error.absolute_path)) or '(root)'}' "
+            f"does not satisfy '{error.validator}: {error.validator_value}'"
+            for error in validator.iter_errors(dict(self.config))
+            if error.validator != "required"
+        ]
+
+    @classmethod
+    @override
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        """Run a sync; one line on stderr and a non-zero exit when it fails.
+
+        Differs from `Tap.invoke` only in ending: audiences that failed along
+        the way (after every other audience was delivered) fail the run.
+        """
+        super(Tap, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        tap: TapMxAudience | None = None
+        try:
+            tap = cls(
+                config=config.config,
+                state=None if state is None else load_json(state.read()),
+                catalog=None if catalog is None else load_json(catalog.read()),
+                parse_env_config=config.parse_env,
+                validate_config=True,
+            )
+            tap.sync_all()
+            tap.raise_for_failures()
+        except TapMxAudienceError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+            sys.exit(EXIT_FAILED)
+        finally:
+            if tap is not None:
+                tap.output.flush()
+                tap.fetcher.close()
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Emit the latest state, then exit non-zero: the run did not finish.
+
+        singer-sdk exits 0 on SIGTERM, which tells an orchestrator that a
+        cut-short run succeeded. Downloads still running are abandoned.
+        """
+        self.logger.warning("Stopped by signal %d; emitting the latest state", signum)
+        self._state_writer.write_state(self.state)
+        self.output.flush()
+        logging.shutdown()
+        os._exit(128 + signum)
