@@ -72,7 +72,7 @@ class MxAudienceClient:
             jitter=None,
             logger=None,
             on_backoff=_log_backoff,
-            wait_gen_kwargs={"max_retry_after": settings.max_retry_after_seconds},
+            max_retry_after=settings.max_retry_after_seconds,
         )(self._download_once)
 
     def list_url(self, audience: AudienceRef) -> str:
