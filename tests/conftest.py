@@ -13,7 +13,7 @@ from tests.emulatoradmin import EmulatorAdmin
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorServer]:
-    """A real HTTP emulator, started once; tests reconfigure it through its admin API."""
+    """A real HTTP emulator, started once; tests reconfigure it via its admin API."""
     with EmulatorServer(EmulatorConfig()) as server:
         yield server
 

@@ -49,7 +49,7 @@ class TapRun:
         return self.states[-1]
 
     def error_lines(self) -> list[str]:
-        """stderr lines logged at ERROR level."""
+        """The lines of stderr logged at ERROR level."""
         return [line for line in self.stderr.splitlines() if "| ERROR" in line]
 
 
@@ -62,7 +62,7 @@ def partition_state(
     return next(p for p in partitions if p["context"] == wanted)
 
 
-def run_tap(
+def run_tap(  # noqa: PLR0913 - one keyword per CLI option
     tmp_path: Path,
     config: dict[str, Any],
     *,
@@ -95,9 +95,8 @@ def run_tap(
         env={**os.environ, **(env or {})},
         check=False,
     )
-    messages = [
-        json.loads(line)
-        for line in completed.stdout.splitlines()
-        if line.startswith("{")
-    ]
+    is_sync = not args or args == ("--config", "ENV")
+    messages = (
+        [json.loads(line) for line in completed.stdout.splitlines()] if is_sync else []
+    )
     return TapRun(completed.returncode, completed.stdout, completed.stderr, messages)

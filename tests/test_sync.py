@@ -50,14 +50,18 @@ def test_every_member_exactly_once_with_keys_and_date(
 def test_csv_without_audience_columns_falls_back_to_config_and_last_modified(
     emulator: EmulatorAdmin, tmp_path: Path
 ) -> None:
-    emulator.configure([audience("aud_csv", 5, csv_header=None, updated_on="2026-10-05")])
+    emulator.configure(
+        [audience("aud_csv", 5, csv_header=None, updated_on="2026-10-05")]
+    )
     run = run_tap(tmp_path, emulator.tap_config("aud_csv", response_format="csv"))
     assert run.returncode == 0, run.stderr
     records = run.records("audience_members")
-    assert sorted(r["member_id"] for r in records) == sorted(emulator.members("aud_csv"))
-    assert {(r["audience_id"], r["institution_id"], r["updated_on"]) for r in records} == {
-        ("aud_csv", INSTITUTION, "2026-10-05")
-    }
+    assert sorted(r["member_id"] for r in records) == sorted(
+        emulator.members("aud_csv")
+    )
+    assert {
+        (r["audience_id"], r["institution_id"], r["updated_on"]) for r in records
+    } == {("aud_csv", INSTITUTION, "2026-10-05")}
 
 
 def test_audiences_stream_summarises_each_audience(
@@ -110,8 +114,7 @@ def test_each_bookmark_is_emitted_after_the_last_record_it_covers(
         first_commit = next(
             index
             for index, message in enumerate(run.messages)
-            if message["type"] == "STATE"
-            and _committed(message["value"], id_or_slug)
+            if message["type"] == "STATE" and _committed(message["value"], id_or_slug)
         )
         assert first_commit > last_record
 
