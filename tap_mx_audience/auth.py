@@ -25,6 +25,7 @@ from tap_mx_audience.errors import ApiError, CredentialsRejectedError, Retryable
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300.0
 MAX_REFRESH_MARGIN_SECONDS = 60.0
 REFRESH_MARGIN_FRACTION = 0.2
+TIME_RESOLUTION_SECONDS = 1.0
 RETRYABLE_TOKEN_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -133,13 +134,19 @@ def _read_token_response(response: requests.Response) -> tuple[str, float]:
 
 
 def _token_lifetime(token: str, expires_in: object) -> float:
-    """Lifetime from the JWT claims, else `expires_in`, else five minutes."""
+    """Lifetime from the JWT claims, else `expires_in`, else five minutes.
+
+    JWT times and `expires_in` are whole seconds: a token issued late in second
+    `iat` lives up to a second less than `exp - iat`, so that second is not counted.
+    """
     claims = _jwt_claims(token)
     exp, iat = _number(claims.get("exp")), _number(claims.get("iat"))
     if exp is not None:
-        return max(0.0, exp - (time.time() if iat is None else iat))
-    lifetime = _number(expires_in)
-    return DEFAULT_TOKEN_LIFETIME_SECONDS if lifetime is None else max(0.0, lifetime)
+        lifetime = exp - (time.time() if iat is None else iat)
+    else:
+        seconds = _number(expires_in)
+        lifetime = DEFAULT_TOKEN_LIFETIME_SECONDS if seconds is None else seconds
+    return max(0.0, lifetime - TIME_RESOLUTION_SECONDS)
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:

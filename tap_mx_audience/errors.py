@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 class TapMxAudienceError(Exception):
     """Base class: anything the tap reports as one line and a non-zero exit."""
 
+    def __init__(self, message: str) -> None:
+        """Fold the message onto one line (parser errors can span several)."""
+        super().__init__(" ".join(message.split()))
+
 
 class SettingsError(TapMxAudienceError):
     """A setting is missing or invalid; the message names it, never its value."""

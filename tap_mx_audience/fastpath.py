@@ -29,7 +29,9 @@ _NEEDS_ESCAPING = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]')
 
 
 def sdk_would_change_records(stream: Stream) -> bool:
-    """True when stream maps, flattening, selection or BATCH could alter output."""
+    """True when maps, flattening, selection, BATCH or `--test` could alter output."""
+    if stream.ABORT_AT_RECORD_COUNT is not None:
+        return True
     maps = stream.stream_maps
     if len(maps) != 1 or type(maps[0]) is not SameRecordTransform:
         return True

@@ -2,9 +2,9 @@
 
 singer-sdk's writers flush stdout after every message; with PYTHONUNBUFFERED
 (set by many orchestrators) that is one system call per record. This writer
-keeps messages in memory and writes them in large blocks, flushing whenever a
-STATE message is written so a state never reaches the target ahead of the
-records it covers.
+keeps RECORD messages in memory and writes them in large blocks; any other
+message (SCHEMA, STATE, ...) flushes, so a state never reaches the target
+ahead of the records it covers and nothing but records ever waits.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
     @override
     def write_message(self, message: Message) -> None:
         self._buffer += self.format_message(message)
-        if message.type == SingerMessageType.STATE or len(self._buffer) >= FLUSH_BYTES:
+        if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
             self.flush()
 
     def write_lines(self, lines: bytes) -> None:

@@ -141,6 +141,7 @@ class AudienceMembersStream(_MxStream):
             fetched.download.downloaded_at,
         )
         with self.get_record_counter() as counter:
+            counter.with_context(fetched.audience.context)
             counter.increment(written)
         self._tap.output.flush()
 
