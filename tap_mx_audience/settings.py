@@ -8,6 +8,7 @@ is wrong with it, never what it holds.
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -225,7 +226,7 @@ def _number(
     value = config.get(name)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise SettingsError.about(name, f"must be a number from {low:g} to {high:g}")
     if kind is int and not float(value).is_integer():
         raise SettingsError.about(

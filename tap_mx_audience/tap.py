@@ -12,6 +12,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import load_json
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from typing_extensions import override
 
@@ -169,6 +170,22 @@ class TapMxAudience(Tap):
     def discover_streams(self) -> list[Stream]:
         return [AudiencesStream(self), AudienceMembersStream(self)]
 
+    @override
+    def setup_mapper(self) -> None:
+        """Refuse BATCH output that would ignore stream maps or selection.
+
+        This is the first point where both the catalog and the stream maps
+        are known, before anything is written.
+        """
+        super().setup_mapper()
+        if self.config.get("batch_config"):
+            for stream in self.streams.values():
+                if problem := _batch_conflict(stream):
+                    raise SettingsError(
+                        f"Setting 'batch_config' cannot be combined with {problem}: "
+                        "singer-sdk writes BATCH files without applying them"
+                    )
+
     @cached_property
     def settings(self) -> Settings:
         """The validated settings."""
@@ -278,3 +295,28 @@ class TapMxAudience(Tap):
         self.output.flush()
         logging.shutdown()
         os._exit(128 + signum)
+
+
+def _batch_conflict(stream: Stream) -> str | None:
+    """What BATCH output would drop for this stream, if anything."""
+    if not (stream.selected or stream.has_selected_descendents):
+        return None
+    if not stream.selected:
+        return f"stream '{stream.name}' deselected while its child stream is selected"
+    deselected = [
+        name
+        for name in stream.schema["properties"]
+        if not stream.mask[("properties", name)]
+    ]
+    if deselected:
+        listed = ", ".join(deselected)
+        return f"deselected properties of stream '{stream.name}' ({listed})"
+    maps = stream.stream_maps
+    if (
+        len(maps) != 1
+        or type(maps[0]) is not SameRecordTransform
+        or maps[0].stream_alias != stream.name
+        or maps[0].flattening_enabled
+    ):
+        return f"stream maps or flattening on stream '{stream.name}'"
+    return None

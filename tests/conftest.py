@@ -9,6 +9,7 @@ import pytest
 from mx_audience_emulator.model import EmulatorConfig
 from mx_audience_emulator.server import EmulatorServer
 from tests.emulatoradmin import EmulatorAdmin
+from tests.meltano_support import MeltanoProject, PostgresCluster, postgres_cluster
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +25,19 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorAdmin:
     admin = EmulatorAdmin(emulator_server.url)
     admin.configure([])
     return admin
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A real PostgreSQL cluster on a free port, for the whole session."""
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
+    """The project's plugins, installed once per session (installs are slow)."""
+    project = MeltanoProject(tmp_path_factory.mktemp("meltano-sys"))
+    run = project.command("install", "tap-mx-audience", "target-postgres", "target-csv")
+    assert run.returncode == 0, run.output
+    return project

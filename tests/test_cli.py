@@ -94,3 +94,14 @@ def test_missing_setting_is_named_in_one_line(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert run.error_lines() == [run.error_lines()[0]]
     assert run.error_lines()[0].endswith("Setting 'api_url' is required")
+
+
+def test_decimal_settings_are_accepted(emulator: EmulatorAdmin, tmp_path: Path) -> None:
+    """singer-sdk reads `60.0` from a config file as a Decimal."""
+    emulator.configure([audience("aud_a", 4)])
+    config = emulator.tap_config(
+        "aud_a", request_timeout_seconds=60.0, max_retry_after_seconds=2.5
+    )
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert len(run.member_ids()) == 4

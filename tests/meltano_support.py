@@ -1,0 +1,209 @@
+"""A throwaway PostgreSQL cluster and an isolated Meltano project, for e2e tests.
+
+PostgreSQL refuses to run as root, so as root the cluster is created and run
+by the `postgres` user, in a temporary directory that user owns. Meltano runs
+from its own venv (its dependencies conflict with the dev venv) on the repo's
+meltano.yml, with its system directory and state database moved to temporary
+paths so tests never touch the developer's `.meltano/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MELTANO = REPO_ROOT / ".venv-meltano" / "bin" / "meltano"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _postgres_bin() -> Path:
+    """The directory of initdb: on PATH, else Debian's versioned directory."""
+    on_path = shutil.which("initdb")
+    if on_path:
+        return Path(on_path).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not candidates:
+        raise FileNotFoundError(
+            "PostgreSQL is not installed (no initdb); run scripts/test.sh"
+        )
+    return candidates[-1].parent
+
+
+@dataclass(frozen=True)
+class PostgresCluster:
+    """A running cluster on 127.0.0.1, trust auth for the `postgres` user."""
+
+    port: int
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
+        """An autocommit connection to one database."""
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            dbname=dbname,
+            autocommit=True,
+        )
+
+    def create_database(self, name: str) -> str:
+        """A new empty database, so each test loads into its own."""
+        with self.connect() as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    return (
+        ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    )
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Create, start and finally stop and delete a PostgreSQL cluster."""
+    bin_dir = _postgres_bin()
+    with tempfile.TemporaryDirectory(prefix="mx-audience-pg-") as root:
+        data = Path(root) / "data"
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres", "postgres")
+        subprocess.run(
+            _as_postgres_user(
+                [
+                    str(bin_dir / "initdb"),
+                    *("-D", str(data), "-U", "postgres", "--auth=trust"),
+                    *("--no-sync", "--encoding=UTF8"),
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        port = free_port()
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data)]
+        subprocess.run(
+            _as_postgres_user(
+                [*pg_ctl, "-o", options, "-l", f"{root}/log", "-w", "start"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        try:
+            yield PostgresCluster(port)
+        finally:
+            subprocess.run(
+                _as_postgres_user([*pg_ctl, "-m", "immediate", "stop"]),
+                check=False,
+                capture_output=True,
+            )
+
+
+@dataclass
+class MeltanoRun:
+    """The outcome of one meltano command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Everything printed, for assertion messages."""
+        return self.stdout + self.stderr
+
+
+@dataclass
+class MeltanoProject:
+    """The repo's meltano.yml with isolated plugins, state and outputs."""
+
+    sys_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+    ) -> MeltanoRun:
+        """Run `meltano ARGS` in the repo root with this project's isolation."""
+        if not MELTANO.exists():
+            raise FileNotFoundError(f"{MELTANO} is missing; run scripts/test.sh")
+        completed = subprocess.run(
+            [str(MELTANO), *args],
+            cwd=REPO_ROOT,
+            env={
+                **os.environ,
+                "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
+                "MELTANO_ENVIRONMENT": "dev",
+                "MELTANO_DISABLE_TRACKING": "true",
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+                "MELTANO_AUTO_INSTALL": "false",
+                "NO_COLOR": "1",
+                **self.env,
+                **(env or {}),
+            },
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return MeltanoRun(completed.returncode, completed.stdout, completed.stderr)
+
+    def isolated(self, work_dir: Path, **env: str) -> MeltanoProject:
+        """The same installed plugins, with a state database of its own."""
+        return MeltanoProject(
+            self.sys_dir,
+            {
+                **self.env,
+                "MELTANO_DATABASE_URI": f"sqlite:///{work_dir}/meltano.db",
+                **env,
+            },
+        )
+
+    def state(self, state_id: str) -> dict[str, Any]:
+        """The state Meltano stored for a pipeline."""
+        run = self.command("state", "get", state_id)
+        assert run.returncode == 0, run.output
+        state: dict[str, Any] = json.loads(run.stdout)
+        return state
+
+
+def tap_env(
+    api_url: str, client_id: str, client_secret: str, audiences: list[dict[str, str]]
+) -> dict[str, str]:
+    """The tap's dev settings, overridden the way a user would: env vars."""
+    return {
+        "TAP_MX_AUDIENCE_API_URL": api_url,
+        "TAP_MX_AUDIENCE_CLIENT_ID": client_id,
+        "TAP_MX_AUDIENCE_CLIENT_SECRET": client_secret,
+        "TAP_MX_AUDIENCE_AUDIENCES": json.dumps(audiences),
+    }
+
+
+def postgres_env(cluster: PostgresCluster, database: str) -> dict[str, str]:
+    """target-postgres pointed at one database of the test cluster."""
+    return {
+        "TARGET_POSTGRES_HOST": "127.0.0.1",
+        "TARGET_POSTGRES_PORT": str(cluster.port),
+        "TARGET_POSTGRES_USER": "postgres",
+        # target-postgres requires one; the cluster's trust auth ignores it.
+        "TARGET_POSTGRES_PASSWORD": "unused",
+        "TARGET_POSTGRES_DATABASE": database,
+    }
