@@ -20,7 +20,12 @@ from typing import Any
 import requests
 from typing_extensions import override
 
-from tap_mx_audience.errors import ApiError, CredentialsRejectedError, RetryableError
+from tap_mx_audience.errors import (
+    ApiError,
+    CredentialsRejectedError,
+    RetryableError,
+    SettingsError,
+)
 
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300.0
 MAX_REFRESH_MARGIN_SECONDS = 60.0
@@ -106,6 +111,12 @@ class MxAudienceAuthenticator(requests.auth.AuthBase):
                 "'client_id' and 'client_secret' settings"
             )
             raise CredentialsRejectedError(msg)
+        if response.status_code == 404:  # noqa: PLR2004 - a wrong base URL
+            raise SettingsError.about(
+                "api_url",
+                f"leads to no token endpoint (HTTP 404 from {self._token_url}): "
+                "it must be the base URL of your MX environment",
+            )
         if response.status_code in RETRYABLE_TOKEN_STATUSES:
             msg = f"the token endpoint answered HTTP {response.status_code}"
             raise RetryableError(msg, response.status_code)

@@ -8,10 +8,10 @@ is wrong with it, never what it holds.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit

@@ -62,17 +62,15 @@ def partition_state(
     return next(p for p in partitions if p["context"] == wanted)
 
 
-def run_tap(  # noqa: PLR0913 - one keyword per CLI option
+def tap_command(
     tmp_path: Path,
     config: dict[str, Any],
     *,
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
     args: tuple[str, ...] = (),
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-) -> TapRun:
-    """Run one sync (or another command via `args`) and parse its stdout."""
+) -> list[str]:
+    """The tap's command line, with config, state and catalog written to files."""
     command = [TAP_EXECUTABLE]
     if config:
         config_path = tmp_path / "config.json"
@@ -86,9 +84,22 @@ def run_tap(  # noqa: PLR0913 - one keyword per CLI option
         catalog_path = tmp_path / "catalog.json"
         catalog_path.write_text(json.dumps(catalog))
         command += ["--catalog", str(catalog_path)]
-    command += list(args)
+    return command + list(args)
+
+
+def run_tap(  # noqa: PLR0913 - one keyword per CLI option
+    tmp_path: Path,
+    config: dict[str, Any],
+    *,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> TapRun:
+    """Run one sync (or another command via `args`) and parse its stdout."""
     completed = subprocess.run(
-        command,
+        tap_command(tmp_path, config, state=state, catalog=catalog, args=args),
         capture_output=True,
         text=True,
         timeout=timeout,

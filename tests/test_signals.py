@@ -1,0 +1,75 @@
+"""SIGTERM and SIGINT: the latest state goes out and the exit status says "cut short".
+
+singer-sdk 0.54 exits 0 on SIGTERM, which tells an orchestrator that a run
+stopped half-way succeeded.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.emulatoradmin import EmulatorAdmin, audience
+from tests.livetap import LiveTap, committed, wait_until
+from tests.tapdriver import TapRun, run_tap
+
+SIGNALS = pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
+)
+OLD_DATE, NEW_DATE = "2026-11-20", "2026-11-25"
+
+
+def _synced_then_changed(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> tuple[dict[str, Any], TapRun]:
+    """Sync two audiences, change both, and slow down aud_b's next download."""
+    emulator.configure([audience("aud_a", 50), audience("aud_b", 50)])
+    config = emulator.tap_config("aud_a", "aud_b", parallel_downloads=1)
+    first = run_tap(tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    for name in ("aud_a", "aud_b"):
+        emulator.patch(name, offset=3, updated_on=NEW_DATE)
+    emulator.fault("slow_body", id_or_slug="aud_b", delay_seconds=2, pieces=3)
+    return config, first
+
+
+def _assert_stopped_by(run: TapRun, signum: signal.Signals) -> None:
+    assert run.returncode == 128 + signum
+    assert f"Stopped by signal {signum:d}" in run.stderr
+
+
+@SIGNALS
+def test_signal_before_any_state_still_emits_one(
+    emulator: EmulatorAdmin, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """A first run stopped mid-download had emitted no STATE: the handler writes it."""
+    emulator.configure([audience("aud_a", 50)])
+    emulator.fault("slow_body", id_or_slug="aud_a", delay_seconds=2, pieces=3)
+    with LiveTap(tmp_path, emulator.tap_config("aud_a")) as tap:
+        wait_until(lambda: any(r["fault"] for r in emulator.requests()))
+        stopped = tap.stop(signum)
+    _assert_stopped_by(stopped, signum)
+    assert stopped.messages[-1]["type"] == "STATE"
+    assert len(stopped.states) == 1
+    assert committed(stopped.last_state, "aud_a") is None
+
+
+@SIGNALS
+def test_signal_between_audiences_emits_what_was_delivered(
+    emulator: EmulatorAdmin, tmp_path: Path, signum: signal.Signals
+) -> None:
+    config, first = _synced_then_changed(emulator, tmp_path)
+    with LiveTap(tmp_path, config, first.last_state) as tap:
+        tap.wait_for(
+            lambda m: (
+                m["type"] == "STATE" and committed(m["value"], "aud_a") == NEW_DATE
+            )
+        )
+        stopped = tap.stop(signum)
+    _assert_stopped_by(stopped, signum)
+    assert committed(stopped.last_state, "aud_a") == NEW_DATE
+    assert committed(stopped.last_state, "aud_b") == OLD_DATE
+    assert stopped.member_ids("aud_b") == []
