@@ -1,69 +1,113 @@
 """Writing member records without singer-sdk's per-record pipeline.
 
 Every member record of an audience differs only in `member_id`, so the RECORD
-line is built once per audience by the SDK's own serializer and each member is
-spliced into it. This is used only when the SDK could not have changed the
-record: no stream maps or flattening, every property selected, no BATCH
-messages. Otherwise the stream falls back to the SDK path.
+line is built once per audience by the SDK's own serializer and cut around the
+member id; a block of ids joined by a delimiter then becomes a block of RECORD
+lines with one `bytes.replace`. This is used only when the SDK could not have
+changed the record (see `sdk_path_reason`); otherwise the stream falls back to
+the SDK path.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.json import serialize_json
 
+from tap_mx_audience.idspans import id_blocks
+from tap_mx_audience.readers import member_batches
+
 if TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
+    from tap_mx_audience.fetcher import FetchedAudience
     from tap_mx_audience.output import BufferedSingerWriter
+    from tap_mx_audience.settings import Settings
 
 _PLACEHOLDER = "\x00member\x00"
 # Ids with any of these need the SDK's escaping; other ids are copied verbatim.
 _NEEDS_ESCAPING = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]')
+# Separates parsed ids in a block: never in an id that is copied verbatim, and
+# never in the SDK's escaping of one.
+_PARSED_ID_DELIMITER = b"\n"
 
 
-def sdk_would_change_records(stream: Stream) -> bool:
-    """True when maps, flattening, selection, BATCH or `--test` could alter output."""
-    if stream.ABORT_AT_RECORD_COUNT is not None:
-        return True
+def sdk_path_reason(stream: Stream) -> str | None:
+    """Why the SDK could write other records than the fast path; None if it cannot."""
     maps = stream.stream_maps
-    if len(maps) != 1 or type(maps[0]) is not SameRecordTransform:
-        return True
-    if maps[0].stream_alias != stream.name or maps[0].flattening_enabled:
-        return True
+    if (
+        len(maps) != 1
+        or type(maps[0]) is not SameRecordTransform
+        or maps[0].stream_alias != stream.name
+    ):
+        return "stream maps"
+    if maps[0].flattening_enabled:
+        return "flattening"
     if stream.get_batch_config(stream.config) is not None:
-        return True
-    properties = stream.schema["properties"]
-    return not all(stream.mask[("properties", name)] for name in properties)
+        return "BATCH messages"
+    deselected = [
+        name
+        for name in stream.schema["properties"]
+        if not stream.mask[("properties", name)]
+    ]
+    if deselected:
+        return f"deselected properties: {', '.join(deselected)}"
+    return None
 
 
 def write_member_records(
     writer: BufferedSingerWriter,
     stream_name: str,
     record_template: dict[str, Any],
-    member_batches: Iterable[list[str]],
-    time_extracted: datetime.datetime,
+    fetched: FetchedAudience,
+    settings: Settings,
 ) -> int:
-    """Write one RECORD line per member id; return how many were written."""
+    """Write one RECORD line per member id; return how many were written.
+
+    `time_extracted` is when the list was downloaded, the same for all members.
+    """
     message = RecordMessage(
         stream=stream_name,
         record={**record_template, "member_id": _PLACEHOLDER},
-        time_extracted=time_extracted,
+        time_extracted=fetched.download.downloaded_at,
     )
     line = serialize_json(message.to_dict()) + "\n"
-    prefix, suffix = line.split(serialize_json(_PLACEHOLDER)[1:-1])
-    separator = suffix + prefix
+    prefix, suffix = (
+        half.encode() for half in line.split(serialize_json(_PLACEHOLDER)[1:-1])
+    )
+    delimiter, blocks = _id_blocks(fetched, settings)
+    between = suffix + prefix
+    growth = len(between) - len(delimiter)
     written = 0
-    for batch in member_batches:
-        joined = separator.join(batch)
-        if _NEEDS_ESCAPING.search(joined):
-            joined = separator.join(serialize_json(member)[1:-1] for member in batch)
-        writer.write_lines(f"{prefix}{joined}{suffix}".encode())
-        written += len(batch)
+    for block in blocks:
+        lines = block.replace(delimiter, between)
+        writer.write_lines(prefix)
+        writer.write_lines(lines)
+        writer.write_lines(suffix)
+        # Each delimiter grew into `between`: n ids had n - 1 delimiters.
+        written += 1 + (len(lines) - len(block)) // growth
     return written
+
+
+def _id_blocks(
+    fetched: FetchedAudience, settings: Settings
+) -> tuple[bytes, Iterator[bytes]]:
+    """The delimiter and the blocks of JSON-ready ids it joins."""
+    file, summary = fetched.download.file, fetched.summary
+    if summary.span is not None:
+        return summary.span.delimiter, id_blocks(file, summary.span)
+    batches = member_batches(
+        file, summary, settings.response_format, settings.csv_member_column
+    )
+    return _PARSED_ID_DELIMITER, map(_escaped_block, batches)
+
+
+def _escaped_block(batch: list[str]) -> bytes:
+    """Parsed ids, escaped as the SDK's serializer escapes them, one per line."""
+    if _NEEDS_ESCAPING.search("".join(batch)) is None:
+        return "\n".join(batch).encode()
+    return "\n".join(serialize_json(member)[1:-1] for member in batch).encode()

@@ -37,7 +37,15 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
             self.flush()
 
     def write_lines(self, lines: bytes) -> None:
-        """Append ready-made message lines (the fast path's records)."""
+        """Write ready-made message lines (the fast path's records).
+
+        A large block goes out as it is, after what is buffered, rather than
+        being copied into the buffer first.
+        """
+        if len(lines) >= FLUSH_BYTES:
+            self.flush()
+            _write_stdout(lines)
+            return
         self._buffer += lines
         if len(self._buffer) >= FLUSH_BYTES:
             self.flush()
@@ -46,12 +54,17 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         """Write everything buffered to stdout, wherever stdout points now."""
         if not self._buffer:
             return
-        stdout = sys.stdout
-        stdout.flush()
-        raw = getattr(stdout, "buffer", None)
-        if raw is None:
-            stdout.write(self._buffer.decode())
-        else:
-            raw.write(self._buffer)
-            raw.flush()
+        _write_stdout(self._buffer)
         self._buffer.clear()
+
+
+def _write_stdout(data: bytes | bytearray) -> None:
+    """Write bytes to stdout, after anything written to it as text."""
+    stdout = sys.stdout
+    stdout.flush()
+    raw = getattr(stdout, "buffer", None)
+    if raw is None:
+        stdout.write(data.decode())
+    else:
+        raw.write(data)
+        raw.flush()

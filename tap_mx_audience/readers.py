@@ -7,6 +7,10 @@ in batches, never as a whole list.
 `summarize` reads the whole body once: it validates it, counts the ids and
 fingerprints them, and finds `updated_on` wherever it sits (often after the
 list). `member_batches` reads it again, only when the members are to be sent.
+
+Both first try the simple layout of `idspans` (compact JSON, one-column CSV,
+ids needing no escaping), which is read with byte operations; any other body
+is read with ijson or the csv module, which also word every error message.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import csv
 import datetime
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from operator import itemgetter
@@ -24,11 +28,24 @@ import ijson
 import xxhash
 
 from tap_mx_audience.errors import MalformedListError
+from tap_mx_audience.idspans import (
+    MAX_ID_LENGTH,
+    PRINTABLE_ASCII,
+    IdSpan,
+    find_byte,
+    id_blocks,
+    read_at,
+    scan_span,
+)
 from tap_mx_audience.settings import ResponseFormat
 
 BATCH_SIZE = 16_384
-MAX_ID_LENGTH = 512
 READ_BUFFER_BYTES = 1 << 20
+MAX_FRAME_BYTES = 1 << 16
+JSON_LIST_OPENING = b'"list":['
+JSON_ID_BYTES = PRINTABLE_ASCII.translate(None, b'"\\')
+CSV_ID_BYTES = PRINTABLE_ASCII.translate(None, b'",\\')
+CSV_HEADER_BYTES = PRINTABLE_ASCII.translate(None, b'"')
 UTF8_BOM = b"\xef\xbb\xbf"
 CSV_MEMBER_COLUMNS = ("member_id", "user_guid", "guid", "id")
 JSON_SCALAR_KEYS = frozenset({"audience_id", "institution_id", "count", "updated_on"})
@@ -44,6 +61,8 @@ class ListSummary:
     updated_on: datetime.date | None
     member_count: int
     fingerprint: str
+    span: IdSpan | None
+    """Where the ids sit when the body is simple; None sends readers to the parsers."""
 
 
 class MemberFingerprint:
@@ -58,10 +77,15 @@ class MemberFingerprint:
         self._total = 0
         self.count = 0
 
-    def add(self, ids: list[str]) -> None:
-        """Fold a batch of ids into the digest."""
-        self._total += sum(map(xxhash.xxh3_64_intdigest, map(str.encode, ids)))
+    def add(self, ids: list[bytes]) -> None:
+        """Fold a batch of UTF-8 ids into the digest."""
+        self._total += sum(map(xxhash.xxh3_64_intdigest, ids))
         self.count += len(ids)
+
+    def add_checked(self, ids: list[str]) -> None:
+        """Check a batch of parsed ids, then fold it in."""
+        _check_ids(ids, self.count)
+        self.add(list(map(str.encode, ids)))
 
     @property
     def digest(self) -> str:
@@ -80,9 +104,17 @@ def summarize(
 
 
 def member_batches(
-    file: IO[bytes], response_format: ResponseFormat, member_column: str | None = None
+    file: IO[bytes],
+    summary: ListSummary,
+    response_format: ResponseFormat,
+    member_column: str | None = None,
 ) -> Iterator[list[str]]:
     """Yield the member ids of a body that `summarize` accepted, in batches."""
+    if summary.span is not None:
+        delimiter = summary.span.delimiter.decode()
+        for block in id_blocks(file, summary.span):
+            yield block.decode("ascii").split(delimiter)
+        return
     file.seek(0)
     if response_format is ResponseFormat.CSV:
         yield from _csv_member_batches(file, member_column)
@@ -146,9 +178,67 @@ class _JsonTopLevel:
 
 def _summarize_json(file: IO[bytes]) -> ListSummary:
     _skip_bom(file)
+    body_start = file.tell()
+    simple = _summarize_simple_json(file, body_start)
+    if simple is not None:
+        return simple
+    file.seek(body_start)
     fingerprint = MemberFingerprint()
+    top = _scan_json(file, fingerprint.add_checked)
+    return _json_summary(top, fingerprint, None)
+
+
+def _summarize_simple_json(file: IO[bytes], body_start: int) -> ListSummary | None:
+    """Summarise a compact body with simple ids, or None to leave it to ijson.
+
+    The body around the list (its "frame") is checked by ijson with the list
+    cut out, so the keys are validated exactly as on the ijson path; the list
+    must be the frame's only array, so the cut is the top-level `list`.
+    """
+    head = read_at(file, body_start, MAX_FRAME_BYTES)
+    opening = head.find(JSON_LIST_OPENING)
+    if opening < 0:
+        return None
+    list_start = body_start + opening + len(JSON_LIST_OPENING)
+    list_stop = find_byte(file, list_start, b"]")
+    if list_stop is None:
+        return None
+    tail = read_at(file, list_stop + 1, MAX_FRAME_BYTES + 1)
+    frame = head[: opening + len(JSON_LIST_OPENING)] + b"]" + tail
+    if len(tail) > MAX_FRAME_BYTES or frame.count(b"[") != 1:
+        return None
+    try:
+        top = _scan_json(io.BytesIO(frame), _refuse_ids)
+    except MalformedListError:
+        return None
+    span = _json_id_span(file, list_start, list_stop)
+    fingerprint = MemberFingerprint()
+    if span is None or not scan_span(file, span, JSON_ID_BYTES, fingerprint.add):
+        return None
+    return _json_summary(top, fingerprint, span)
+
+
+def _json_id_span(file: IO[bytes], list_start: int, list_stop: int) -> IdSpan | None:
+    """The ids between the array's brackets: `"a","b"` gives the span `a","b`."""
+    if list_start == list_stop:
+        return IdSpan(list_start, list_stop, b'","')
+    quoted = read_at(file, list_start, 1) + read_at(file, list_stop - 1, 1) == b'""'
+    if list_stop - list_start < len(b'"x"') or not quoted:
+        return None
+    return IdSpan(list_start + 1, list_stop - 1, b'","')
+
+
+def _refuse_ids(ids: list[str]) -> None:
+    """The frame's list was cut out: any member in it means the cut was wrong."""
+    msg = f"unexpected members outside the list: {len(ids)}"
+    raise MalformedListError(msg)
+
+
+def _scan_json(file: IO[bytes], on_ids: Callable[[list[str]], None]) -> _JsonTopLevel:
+    """Validate a JSON body with ijson, handing its member ids on in batches."""
     top = _JsonTopLevel()
     batch: list[str] = []
+    seen = 0
     events = ijson.parse(file, buf_size=READ_BUFFER_BYTES)
     try:
         first = next(events, None)
@@ -160,21 +250,26 @@ def _summarize_json(file: IO[bytes]) -> ListSummary:
                 top.see(prefix, event, value)
                 continue
             if event != "string":
-                position = fingerprint.count + len(batch) + 1
+                position = seen + len(batch) + 1
                 msg = f"member #{position} is {_json_kind(event)}, not an id string"
                 raise MalformedListError(msg)
             batch.append(value)
             if len(batch) == BATCH_SIZE:
-                _check_ids(batch, fingerprint.count)
-                fingerprint.add(batch)
+                on_ids(batch)
+                seen += len(batch)
                 batch = []
     except ijson.JSONError as exc:
         msg = f"the JSON body is cut short or malformed ({str(exc)[:120]})"
         raise MalformedListError(msg) from None
     top.check_list()
     if batch:
-        _check_ids(batch, fingerprint.count)
-        fingerprint.add(batch)
+        on_ids(batch)
+    return top
+
+
+def _json_summary(
+    top: _JsonTopLevel, fingerprint: MemberFingerprint, span: IdSpan | None
+) -> ListSummary:
     return ListSummary(
         audience_id=_optional_str(top.scalars.get("audience_id")),
         institution_id=_optional_str(top.scalars.get("institution_id")),
@@ -182,6 +277,7 @@ def _summarize_json(file: IO[bytes]) -> ListSummary:
         updated_on=_parse_date(top.scalars.get("updated_on"), "updated_on"),
         member_count=fingerprint.count,
         fingerprint=fingerprint.digest,
+        span=span,
     )
 
 
@@ -310,7 +406,6 @@ def _csv_id_batches(
                 f"{len(chunk[short])} column(s), the header has {layout.width}"
             )
             raise MalformedListError(msg) from None
-        _check_ids(batch, seen)
         seen += len(batch)
         yield batch
 
@@ -323,10 +418,14 @@ def _csv_member_batches(
 
 
 def _summarize_csv(file: IO[bytes], member_column: str | None) -> ListSummary:
+    simple = _summarize_simple_csv(file, member_column)
+    if simple is not None:
+        return simple
+    file.seek(0)
     layout, first, rows = _csv_layout_and_rows(file, member_column)
     fingerprint = MemberFingerprint()
     for batch in _csv_id_batches(layout, first, rows):
-        fingerprint.add(batch)
+        fingerprint.add_checked(batch)
 
     def field(index: int | None) -> str | None:
         if first is None or index is None or index >= len(first):
@@ -340,4 +439,44 @@ def _summarize_csv(file: IO[bytes], member_column: str | None) -> ListSummary:
         updated_on=_parse_date(field(layout.updated_on_index), "updated_on"),
         member_count=fingerprint.count,
         fingerprint=fingerprint.digest,
+        span=None,
+    )
+
+
+def _summarize_simple_csv(
+    file: IO[bytes], member_column: str | None
+) -> ListSummary | None:
+    """Summarise a one-column CSV of simple ids, or None to leave it to `csv`.
+
+    Its first line (header or first id) must be plain ASCII without quotes;
+    every later line must be one simple id, all ending alike (CRLF or LF). A
+    header naming audience columns is left to `csv`, which reads their values.
+    """
+    _skip_bom(file)
+    body_start = file.tell()
+    head = read_at(file, body_start, MAX_FRAME_BYTES)
+    line_end = head.find(b"\n")
+    ending = b"\r\n" if head[line_end - 1 : line_end] == b"\r" else b"\n"
+    first_line = head[: line_end + 1 - len(ending)]
+    if line_end <= 0 or first_line.translate(None, CSV_HEADER_BYTES):
+        return None
+    layout = _csv_layout(first_line.decode("ascii").split(","), member_column)
+    if layout != _CsvLayout(has_header=layout.has_header, member_index=0, width=1):
+        return None
+    data_start = body_start + line_end + 1 if layout.has_header else body_start
+    size = file.seek(0, io.SEEK_END)
+    ends_with_ending = read_at(file, size - len(ending), len(ending)) == ending
+    stop = size - len(ending) if ends_with_ending else size
+    span = IdSpan(data_start, max(stop, data_start), ending)
+    fingerprint = MemberFingerprint()
+    if not scan_span(file, span, CSV_ID_BYTES, fingerprint.add):
+        return None
+    return ListSummary(
+        audience_id=None,
+        institution_id=None,
+        declared_count=None,
+        updated_on=None,
+        member_count=fingerprint.count,
+        fingerprint=fingerprint.digest,
+        span=span,
     )

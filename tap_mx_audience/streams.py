@@ -124,21 +124,27 @@ class AudienceMembersStream(_MxStream):
     def _send(self, fetched: FetchedAudience) -> Iterable[Record]:
         """Yield member records through the SDK, or write them directly when safe."""
         settings = self._tap.settings
-        batches = member_batches(
-            fetched.download.file, settings.response_format, settings.csv_member_column
-        )
         template = _member_template(fetched)
-        if fastpath.sdk_would_change_records(self):
+        reason = fastpath.sdk_path_reason(self)
+        if reason is not None:
+            self.logger.info(
+                "%s: members go through the SDK record pipeline (%s)",
+                fetched.audience.label,
+                reason,
+            )
+            batches = member_batches(
+                fetched.download.file,
+                fetched.summary,
+                settings.response_format,
+                settings.csv_member_column,
+            )
             for batch in batches:
                 for member_id in batch:
                     yield {**template, "member_id": member_id}
             return
+        self.logger.info("%s: members go through the fast path", fetched.audience.label)
         written = fastpath.write_member_records(
-            self._tap.output,
-            self.name,
-            template,
-            batches,
-            fetched.download.downloaded_at,
+            self._tap.output, self.name, template, fetched, settings
         )
         with self.get_record_counter() as counter:
             counter.with_context(fetched.audience.context)

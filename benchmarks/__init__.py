@@ -1,0 +1,1 @@
+"""Benchmarks of tap-mx-audience: run `python benchmarks/run.py` (see README.md)."""
