@@ -38,6 +38,19 @@ _PARSED_ID_DELIMITER = b"\n"
 
 def sdk_path_reason(stream: Stream) -> str | None:
     """Why the SDK could write other records than the fast path; None if it cannot."""
+    if stream.ABORT_AT_RECORD_COUNT is not None:
+        return "a dry run's record limit"
+    if stream.get_batch_config(stream.config) is not None:
+        return "BATCH messages"
+    return record_transforms(stream)
+
+
+def record_transforms(stream: Stream) -> str | None:
+    """What singer-sdk would change in a stream's records on their way out.
+
+    Stream maps, flattening, or deselected properties dropped; None if the
+    records go out exactly as the stream yields them.
+    """
     maps = stream.stream_maps
     if (
         len(maps) != 1
@@ -47,8 +60,6 @@ def sdk_path_reason(stream: Stream) -> str | None:
         return "stream maps"
     if maps[0].flattening_enabled:
         return "flattening"
-    if stream.get_batch_config(stream.config) is not None:
-        return "BATCH messages"
     deselected = [
         name
         for name in stream.schema["properties"]
@@ -85,9 +96,7 @@ def write_member_records(
     written = 0
     for block in blocks:
         lines = block.replace(delimiter, between)
-        writer.write_lines(prefix)
-        writer.write_lines(lines)
-        writer.write_lines(suffix)
+        writer.write_lines(prefix + lines + suffix)
         # Each delimiter grew into `between`: n ids had n - 1 delimiters.
         written += 1 + (len(lines) - len(block)) // growth
     return written

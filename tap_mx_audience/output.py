@@ -5,11 +5,17 @@ singer-sdk's writers flush stdout after every message; with PYTHONUNBUFFERED
 keeps RECORD messages in memory and writes them in large blocks; any other
 message (SCHEMA, STATE, ...) flushes, so a state never reaches the target
 ahead of the records it covers and nothing but records ever waits.
+
+Only whole message lines are ever added, and a signal handler that must write
+(the final STATE on SIGTERM) waits until a write in progress is complete, so
+the output never holds a line cut in two.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from singer_sdk.singerlib import Message, SingerMessageType
 from singer_sdk.singerlib.encoding import GenericSingerWriter
@@ -23,8 +29,10 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
     """Buffers serialized messages and raw record lines for stdout."""
 
     def __init__(self) -> None:
-        """Start with an empty buffer."""
+        """Start with an empty buffer and no write in progress."""
         self._buffer = bytearray()
+        self._busy = False
+        self._deferred: Callable[[], None] | None = None
 
     @override
     def serialize_message(self, message: Message) -> bytes:
@@ -37,34 +45,66 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
             self.flush()
 
     def write_lines(self, lines: bytes) -> None:
-        """Write ready-made message lines (the fast path's records).
+        """Write whole, ready-made message lines (the fast path's records).
 
         A large block goes out as it is, after what is buffered, rather than
         being copied into the buffer first.
         """
-        if len(lines) >= FLUSH_BYTES:
-            self.flush()
-            _write_stdout(lines)
+        if len(lines) < FLUSH_BYTES:
+            self._buffer += lines
+            if len(self._buffer) >= FLUSH_BYTES:
+                self.flush()
             return
-        self._buffer += lines
-        if len(self._buffer) >= FLUSH_BYTES:
-            self.flush()
+        self.flush()
+        with self._writing():
+            _write_stdout(lines)
 
     def flush(self) -> None:
         """Write everything buffered to stdout, wherever stdout points now."""
         if not self._buffer:
             return
-        _write_stdout(self._buffer)
-        self._buffer.clear()
+        with self._writing():
+            _write_stdout(self._buffer)
+            self._buffer.clear()
+
+    def when_idle(self, action: Callable[[], None]) -> None:
+        """Run `action` now, or as soon as the write in progress is complete.
+
+        For signal handlers, which Python runs between any two bytecodes of
+        the main thread, also in the middle of a write.
+        """
+        if self._busy:
+            self._deferred = action
+        else:
+            action()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        self._busy = True
+        try:
+            yield
+        finally:
+            self._busy = False
+            deferred, self._deferred = self._deferred, None
+            if deferred is not None:
+                deferred()
 
 
 def _write_stdout(data: bytes | bytearray) -> None:
-    """Write bytes to stdout, after anything written to it as text."""
+    """Write all the bytes to stdout, after anything written to it as text.
+
+    Under PYTHONUNBUFFERED stdout's binary layer is a raw file, whose `write`
+    may write only part of the data (a signal arriving mid-write does that):
+    the rest is written until none is left.
+    """
     stdout = sys.stdout
     stdout.flush()
     raw = getattr(stdout, "buffer", None)
     if raw is None:
         stdout.write(data.decode())
-    else:
-        raw.write(data)
-        raw.flush()
+        return
+    with memoryview(data) as view:
+        written = 0
+        while written < len(view):
+            written += raw.write(view[written:]) or 0
+    raw.flush()

@@ -12,7 +12,6 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import load_json
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
-from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from typing_extensions import override
 
@@ -23,6 +22,7 @@ from tap_mx_audience.errors import (
     SyncIncompleteError,
     TapMxAudienceError,
 )
+from tap_mx_audience.fastpath import record_transforms
 from tap_mx_audience.fetcher import AudienceFetcher
 from tap_mx_audience.output import BufferedSingerWriter
 from tap_mx_audience.settings import (
@@ -288,8 +288,13 @@ class TapMxAudience(Tap):
         """Emit the latest state, then exit non-zero: the run did not finish.
 
         singer-sdk exits 0 on SIGTERM, which tells an orchestrator that a
-        cut-short run succeeded. Downloads still running are abandoned.
+        cut-short run succeeded. A write in progress is completed first, so
+        the STATE never lands inside a half-written line.
         """
+        self.output.when_idle(lambda: self._terminate(signum))
+
+    def _terminate(self, signum: int) -> None:
+        """Write the state and leave at once; downloads still running are abandoned."""
         self.logger.warning("Stopped by signal %d; emitting the latest state", signum)
         self._state_writer.write_state(self.state)
         self.output.flush()
@@ -303,20 +308,6 @@ def _batch_conflict(stream: Stream) -> str | None:
         return None
     if not stream.selected:
         return f"stream '{stream.name}' deselected while its child stream is selected"
-    deselected = [
-        name
-        for name in stream.schema["properties"]
-        if not stream.mask[("properties", name)]
-    ]
-    if deselected:
-        listed = ", ".join(deselected)
-        return f"deselected properties of stream '{stream.name}' ({listed})"
-    maps = stream.stream_maps
-    if (
-        len(maps) != 1
-        or type(maps[0]) is not SameRecordTransform
-        or maps[0].stream_alias != stream.name
-        or maps[0].flattening_enabled
-    ):
-        return f"stream maps or flattening on stream '{stream.name}'"
+    if transform := record_transforms(stream):
+        return f"{transform} on stream '{stream.name}'"
     return None

@@ -105,3 +105,18 @@ def test_decimal_settings_are_accepted(emulator: EmulatorAdmin, tmp_path: Path) 
     run = run_tap(tmp_path, config)
     assert run.returncode == 0, run.stderr
     assert len(run.member_ids()) == 4
+
+
+def test_connection_test_sends_one_member_record(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """`--test` caps each stream at one record, so the fast path stands aside."""
+    emulator.configure([audience("aud_a", 3000)])
+    run = run_tap(tmp_path, emulator.tap_config("aud_a"), args=("--test",))
+    assert run.returncode == 0, run.stderr
+    records = [
+        json.loads(line)
+        for line in run.stdout.splitlines()
+        if '"type":"RECORD"' in line and '"audience_members"' in line
+    ]
+    assert len(records) == 1

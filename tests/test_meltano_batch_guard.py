@@ -48,17 +48,17 @@ def _catalog(
         (
             {"stream_maps": {"audience_members": {"member_hash": "md5(member_id)"}}},
             None,
-            "stream maps or flattening on stream 'audience_members'",
+            "stream maps on stream 'audience_members'",
         ),
         (
             {"stream_maps": {"audiences": None}},
             None,
-            "stream maps or flattening on stream 'audiences'",
+            "stream maps on stream 'audiences'",
         ),
         (
             {},
             ("audience_members", ["properties", "id_or_slug"]),
-            "deselected properties of stream 'audience_members' (id_or_slug)",
+            "deselected properties: id_or_slug on stream 'audience_members'",
         ),
         (
             {},

@@ -7,6 +7,7 @@ stopped half-way succeeded.
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +74,21 @@ def test_signal_between_audiences_emits_what_was_delivered(
     assert committed(stopped.last_state, "aud_a") == NEW_DATE
     assert committed(stopped.last_state, "aud_b") == OLD_DATE
     assert stopped.member_ids("aud_b") == []
+
+
+@SIGNALS
+def test_signal_mid_write_never_cuts_a_line(
+    emulator: EmulatorAdmin, tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Stopped while blocked writing records to a full pipe: every line stays whole."""
+    emulator.configure([audience("aud_big", 200_000)])
+    with LiveTap(tmp_path, emulator.tap_config("aud_big")) as tap:
+        tap.wait_for(
+            lambda m: m["type"] == "RECORD" and m["stream"] == "audience_members"
+        )
+        time.sleep(0.5)  # nobody reads: the pipe fills and the tap blocks mid-write
+        stopped = tap.stop(signum)
+    _assert_stopped_by(stopped, signum)
+    assert stopped.messages[-1]["type"] == "STATE"
+    assert committed(stopped.last_state, "aud_big") is None
+    assert 0 < len(stopped.member_ids()) <= 200_000
