@@ -16,13 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tap_mx_audience.csvlist import CSV_MEMBER_COLUMNS
 from tap_mx_audience.errors import MalformedListError
-from tap_mx_audience.readers import (
-    CSV_MEMBER_COLUMNS,
-    ListSummary,
-    member_batches,
-    summarize,
-)
+from tap_mx_audience.readers import ListSummary, member_batches, summarize
 from tap_mx_audience.settings import ResponseFormat
 
 BOM = b"\xef\xbb\xbf"
