@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from tap_mx_audience.dates import leading_date
+
 REPLICATION_KEY = "updated_on"
 FINGERPRINT_KEY = "fingerprint"
 MEMBER_COUNT_KEY = "member_count"
@@ -42,11 +44,7 @@ class Bookmark:
     @classmethod
     def read(cls, partition_state: dict[str, Any]) -> Bookmark:
         """Read the committed values; a cut-short run's progress markers are ignored."""
-        value = partition_state.get("replication_key_value")
-        try:
-            updated_on = datetime.date.fromisoformat(str(value)[:10]) if value else None
-        except ValueError:
-            updated_on = None
+        updated_on = leading_date(partition_state.get("replication_key_value"))
         fingerprint = partition_state.get(FINGERPRINT_KEY)
         return cls(updated_on, fingerprint if isinstance(fingerprint, str) else None)
 

@@ -8,6 +8,7 @@ from typing import IO
 
 import xxhash
 
+from tap_mx_audience.dates import leading_date
 from tap_mx_audience.errors import MalformedListError
 from tap_mx_audience.idspans import MAX_ID_LENGTH, IdSpan
 
@@ -84,10 +85,7 @@ def parse_date(value: object, field: str) -> datetime.date | None:
     """A `YYYY-MM-DD` date (a longer ISO timestamp keeps its date), or None."""
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
+    if date := leading_date(value):
+        return date
     msg = f"'{field}' is not a date (YYYY-MM-DD)"
     raise MalformedListError(msg)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from tap_mx_audience.dates import leading_date
 from tap_mx_audience.errors import SettingsError
 
 _Number = TypeVar("_Number", int, float)
@@ -206,11 +207,8 @@ def _response_format(value: object) -> ResponseFormat:
 def _start_date(value: object) -> datetime.date | None:
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
-            return datetime.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
+    if date := leading_date(value):
+        return date
     raise SettingsError.about("start_date", "must be a date such as 2024-01-31")
 
 
