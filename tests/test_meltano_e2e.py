@@ -49,14 +49,14 @@ MemberRow = tuple[str, str, str, str]
 
 
 def _current_membership_queries() -> list[str]:
-    """Every current-membership query the README documents, exactly as written."""
+    """The current-membership query the README documents, exactly as written."""
     readme = (REPO_ROOT / "README.md").read_text()
     queries = [
         query
         for query in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
         if "audience_members" in query
     ]
-    assert len(queries) >= 2, "README documents no current-membership SQL"
+    assert len(queries) == 1, "README should document one current-membership query"
     return queries
 
 
