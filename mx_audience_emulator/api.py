@@ -155,7 +155,13 @@ def _fault_response(fault: Fault) -> Response:
     payload = fault.payload()
     if payload is None:
         return error_response(status, reason_phrases.get(status, "error"), *headers)
-    return Response(status, Body.of(payload, fault.content_type or JSON_TYPE), headers)
+    return Response(
+        status,
+        Body.of(
+            payload, JSON_TYPE if fault.content_type is None else fault.content_type
+        ),
+        headers,
+    )
 
 
 def _credentials(body: bytes) -> tuple[str, str]:

@@ -35,7 +35,8 @@ def deliver(
     kind = fault.kind if fault else None
     half = body.length // 2
     handler.send_response(response.status)
-    handler.send_header("Content-Type", body.content_type)
+    if body.content_type:
+        handler.send_header("Content-Type", body.content_type)
     handler.send_header(
         "Content-Length", str(half if kind == "truncate" else body.length)
     )

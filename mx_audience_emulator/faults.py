@@ -44,7 +44,8 @@ class Fault:
         retry_after: `Retry-After` header value of a `status` fault.
         body: Text body of a `status` or `body` fault.
         body_base64: Binary body of a `body` fault (for undecodable bytes).
-        content_type: Content type of `body`, default application/json.
+        content_type: Content type of `body`, default application/json; an
+            empty string sends no Content-Type header at all.
         delay_seconds: Pause between pieces (`slow_body`) or before the
             close (`stall`).
         pieces: How many pieces `slow_body` sends.

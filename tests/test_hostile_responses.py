@@ -81,6 +81,7 @@ ACCEPTED: dict[str, tuple[Body, list[str] | None]] = {
         Body(json_body('["m1"]'), content_type="text/plain"),
         ["m1"],
     ),
+    "no-content-type": (Body(json_body('["m1","m2"]'), content_type=""), ["m1", "m2"]),
     "keys-in-reverse-order": (
         Body(audience={"key_order": ["updated_on", "list", "institution_id", "count"]}),
         None,
