@@ -65,7 +65,7 @@ class MxAudienceClient:
             client_secret=settings.client_secret,
             timeout_seconds=settings.request_timeout_seconds,
         )
-        self._download_with_retries = backoff.on_exception(
+        retrying = backoff.on_exception(
             _retry_waits,
             RetryableError,
             max_tries=settings.max_retries + 1,
@@ -73,7 +73,16 @@ class MxAudienceClient:
             logger=None,
             on_backoff=_log_backoff,
             max_retry_after=settings.max_retry_after_seconds,
-        )(self._download_once)
+        )
+        self._download_with_retries = retrying(self._download_once)
+        self._token_with_retries = retrying(self.authenticator.current_token)
+
+    def authenticate(self) -> None:
+        """Get a token now: bad credentials or `api_url` stop the run up front."""
+        try:
+            self._token_with_retries()
+        except RetryableError as exc:
+            raise self._gave_up(exc) from None
 
     def list_url(self, audience: AudienceRef) -> str:
         """The list endpoint of one audience."""
@@ -89,12 +98,15 @@ class MxAudienceClient:
             return self._download_with_retries(audience, body)
         except RetryableError as exc:
             body.close()
-            tries = self._settings.max_retries + 1
-            msg = f"{exc} (gave up after {tries} tries)"
-            raise ApiError(msg, exc.status) from None
+            raise self._gave_up(exc) from None
         except BaseException:
             body.close()
             raise
+
+    def _gave_up(self, exc: RetryableError) -> ApiError:
+        tries = self._settings.max_retries + 1
+        plural = "try" if tries == 1 else "tries"
+        return ApiError(f"{exc} (gave up after {tries} {plural})", exc.status)
 
     def _download_once(self, audience: AudienceRef, body: IO[bytes]) -> DownloadedList:
         response = self._get_list(audience)
@@ -202,10 +214,11 @@ def _retry_waits(max_retry_after: float) -> Generator[float, Any, None]:
 
 
 def _log_backoff(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
-    audience: AudienceRef = details["args"][0]
+    """Log a retry, naming the audience being downloaded if there is one."""
+    arguments = details["args"]
     logger.warning(
         "%s: %s; retry %d in %.1fs",
-        audience.label,
+        arguments[0].label if arguments else "MX token endpoint",
         details["exception"],
         details["tries"],
         details["wait"],

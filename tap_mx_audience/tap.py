@@ -192,9 +192,14 @@ class TapMxAudience(Tap):
         return Settings.from_config(self.config)
 
     @cached_property
+    def client(self) -> MxAudienceClient:
+        """The MX API client, with its token, for this sync."""
+        return MxAudienceClient(self.settings)
+
+    @cached_property
     def fetcher(self) -> AudienceFetcher:
         """Downloads the lists, ahead of the stream, for this sync."""
-        return AudienceFetcher(MxAudienceClient(self.settings), self.settings)
+        return AudienceFetcher(self.client, self.settings)
 
     @property
     def output(self) -> BufferedSingerWriter:
@@ -273,6 +278,7 @@ class TapMxAudience(Tap):
                 parse_env_config=config.parse_env,
                 validate_config=True,
             )
+            tap.client.authenticate()
             tap.sync_all()
             tap.raise_for_failures()
         except TapMxAudienceError as exc:
