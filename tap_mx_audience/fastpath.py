@@ -96,7 +96,7 @@ def write_member_records(
     written = 0
     for block in blocks:
         lines = block.replace(delimiter, between)
-        writer.write_lines(prefix + lines + suffix)
+        writer.write_lines(prefix, lines, suffix)
         # Each delimiter grew into `between`: n ids had n - 1 delimiters.
         written += 1 + (len(lines) - len(block)) // growth
     return written

@@ -44,26 +44,30 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
             self.flush()
 
-    def write_lines(self, lines: bytes) -> None:
-        """Write whole, ready-made message lines (the fast path's records).
+    def write_lines(self, *parts: bytes) -> None:
+        """Write ready-made message lines (the fast path's records).
 
-        A large block goes out as it is, after what is buffered, rather than
-        being copied into the buffer first.
+        The parts, in order, are whole lines together; they are not joined,
+        which would copy megabytes per block. A large part goes out as it is,
+        after what is buffered, rather than being copied into the buffer.
         """
-        if len(lines) < FLUSH_BYTES:
-            self._buffer += lines
-            if len(self._buffer) >= FLUSH_BYTES:
-                self.flush()
-            return
-        self.flush()
         with self._writing():
-            _write_stdout(lines)
+            for part in parts:
+                if len(part) < FLUSH_BYTES:
+                    self._buffer += part
+                else:
+                    self._write_buffer()
+                    _write_stdout(part)
+            if len(self._buffer) >= FLUSH_BYTES:
+                self._write_buffer()
 
     def flush(self) -> None:
         """Write everything buffered to stdout, wherever stdout points now."""
-        if not self._buffer:
-            return
         with self._writing():
+            self._write_buffer()
+
+    def _write_buffer(self) -> None:
+        if self._buffer:
             _write_stdout(self._buffer)
             self._buffer.clear()
 
