@@ -72,20 +72,13 @@ def commit(
     fingerprint: str,
     member_count: int,
 ) -> None:
-    """Record a delivered audience; a bookmark never moves backwards."""
-    committed = Bookmark.read(partition_state).updated_on
-    if committed is not None and committed > updated_on:
-        return
+    """Record a delivered audience (`decide` never sends an older list).
+
+    The SDK's progress markers for it go: singer-sdk would promote them to the
+    bookmark at the end of the sync, even where they are lower.
+    """
+    partition_state.pop("progress_markers", None)
     partition_state["replication_key"] = REPLICATION_KEY
     partition_state["replication_key_value"] = updated_on.isoformat()
     partition_state[FINGERPRINT_KEY] = fingerprint
     partition_state[MEMBER_COUNT_KEY] = member_count
-
-
-def settle(partition_state: dict[str, Any]) -> None:
-    """Drop the SDK's in-flight progress markers so they are never promoted.
-
-    singer-sdk promotes a partition's progress markers to its bookmark at the
-    end of a sync, even when they are lower or belong to a failed audience.
-    """
-    partition_state.pop("progress_markers", None)

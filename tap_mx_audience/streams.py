@@ -69,6 +69,7 @@ class AudiencesStream(_MxStream):
         finally:
             self._current = None
             fetched.close()
+            # Out before waiting on the next download, not held in the buffer.
             self._tap.output.flush()
 
     @override
@@ -95,7 +96,6 @@ class AudienceMembersStream(_MxStream):
         assert context is not None  # noqa: S101 - always called by the parent
         fetched: FetchedAudience = context[LIST_CONTEXT_KEY]
         partition_state = self.get_context_state(context)
-        bookmarks.settle(partition_state)
         decision = bookmarks.Bookmark.read(partition_state).decide(
             fetched.updated_on,
             fetched.summary.fingerprint,
@@ -111,8 +111,6 @@ class AudienceMembersStream(_MxStream):
         )
         if decision.sends:
             yield from self._send(fetched)
-        bookmarks.settle(partition_state)
-        if decision.sends:
             bookmarks.commit(
                 partition_state,
                 fetched.updated_on,
@@ -149,7 +147,6 @@ class AudienceMembersStream(_MxStream):
         with self.get_record_counter() as counter:
             counter.with_context(fetched.audience.context)
             counter.increment(written)
-        self._tap.output.flush()
 
 
 def _member_template(fetched: FetchedAudience) -> dict[str, Any]:
