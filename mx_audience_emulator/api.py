@@ -43,17 +43,14 @@ _DELIVERY_FAULTS = frozenset({"drop_mid_body", "truncate", "slow_body", "stall"}
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """How to answer one API request.
-
-    Attributes:
-        response: What to send; None to drop the connection without a word.
-        delivery: A fault that changes how `response` goes out, if any.
-        record: The request-log entry for this request.
-    """
+    """How to answer one API request."""
 
     response: Response | None
+    """What to send; None to drop the connection without a word."""
     delivery: Fault | None
+    """A fault that changes how `response` goes out, if any."""
     record: RequestRecord
+    """The request-log entry for this request."""
 
 
 def token_request(state: EmulatorState, body: bytes, record: RequestRecord) -> Outcome:
@@ -74,13 +71,8 @@ def list_request(  # noqa: PLR0913 - one argument per request part it depends on
 ) -> Outcome:
     """`GET /api/v1/audience/{id_or_slug}/list`: the whole audience in one body.
 
-    Args:
-        state: The emulator's state.
-        id_or_slug: The audience named in the path.
-        query: The raw query string.
-        headers: Request headers, names lower-cased.
-        now: Arrival time, to judge token expiry.
-        record: The request-log entry so far.
+    `headers` have lower-cased names; `now` (the arrival time) judges token
+    expiry; `record` is the request-log entry so far.
     """
     audience = state.config.find(id_or_slug)
     names = {id_or_slug}

@@ -25,11 +25,8 @@ def deliver(
 ) -> None:
     """Send `response` on the handler's connection, applying a delivery fault.
 
-    Args:
-        handler: The request handler owning the connection.
-        response: What to send.
-        fault: A `drop_mid_body`, `truncate`, `slow_body` or `stall` fault.
-        stopping: Set when the server stops, to cut fault delays short.
+    `fault` is a `drop_mid_body`, `truncate`, `slow_body` or `stall` fault, or
+    None; `stopping` is set when the server stops, to cut fault delays short.
     """
     body = response.body
     kind = fault.kind if fault else None

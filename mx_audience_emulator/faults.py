@@ -33,35 +33,32 @@ MIN_PIECES = 2
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
-    """One queued misbehaviour.
-
-    Attributes:
-        kind: What goes wrong (see the module's kinds in `FaultKind`).
-        endpoint: Which endpoint it hits.
-        id_or_slug: Only list requests for this audience (its id or slug).
-        times: How many matching requests it hits.
-        status: The status of a `status` fault, or of a `body` fault (200).
-        retry_after: `Retry-After` header value of a `status` fault.
-        body: Text body of a `status` or `body` fault.
-        body_base64: Binary body of a `body` fault (for undecodable bytes).
-        content_type: Content type of `body`, default application/json; an
-            empty string sends no Content-Type header at all.
-        delay_seconds: Pause between pieces (`slow_body`) or before the
-            close (`stall`).
-        pieces: How many pieces `slow_body` sends.
-    """
+    """One queued misbehaviour."""
 
     kind: FaultKind
+    """What goes wrong (see the module's kinds in `FaultKind`)."""
     endpoint: Endpoint = "list"
+    """Which endpoint it hits."""
     id_or_slug: str | None = None
+    """Only list requests for this audience (its id or slug)."""
     times: int = 1
+    """How many matching requests it hits."""
     status: int | None = None
+    """The status of a `status` fault, or of a `body` fault (200)."""
     retry_after: str | None = None
+    """`Retry-After` header value of a `status` fault."""
     body: str | None = None
+    """Text body of a `status` or `body` fault."""
     body_base64: str | None = None
+    """Binary body of a `body` fault (for undecodable bytes)."""
     content_type: str | None = None
+    """Content type of `body`, default application/json; an empty string sends no
+    Content-Type header at all.
+    """
     delay_seconds: float = 0.0
+    """Pause between pieces (`slow_body`) or before the close (`stall`)."""
     pieces: int = 4
+    """How many pieces `slow_body` sends."""
 
     def __post_init__(self) -> None:
         """Reject faults whose parameters do not fit their kind."""
@@ -145,10 +142,8 @@ class FaultQueue:
     def take(self, endpoint: Endpoint, names: set[str]) -> Fault | None:
         """Consume one hit of the first fault matching a request.
 
-        Args:
-            endpoint: The endpoint the request is for.
-            names: The request's `{id_or_slug}` and the id and slug of the
-                audience it resolves to (empty for token requests).
+        `names` are the request's `{id_or_slug}` and the id and slug of the
+        audience it resolves to (empty for token requests).
         """
         with self._lock:
             for position, fault in enumerate(self._pending):

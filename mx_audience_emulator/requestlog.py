@@ -16,31 +16,28 @@ MAX_RECORDS = 10_000
 
 @dataclasses.dataclass(frozen=True)
 class RequestRecord:
-    """One API request.
-
-    Attributes:
-        time: When it arrived (seconds since the epoch).
-        method: HTTP method.
-        path: URL path, without the query string.
-        endpoint: "token", "list" or "other".
-        id_or_slug: The audience named in a list request's path.
-        status: The status answered; None if the connection was dropped first.
-        fault: The kind of fault that hit this request, if any.
-        token_presented: Whether a list request carried a bearer token.
-        token_valid: Whether that token was accepted.
-        token_expired: Whether that token had already expired on arrival.
-    """
+    """One API request."""
 
     time: float
+    """When it arrived (seconds since the epoch)."""
     method: str
+    """HTTP method."""
     path: str
+    """URL path, without the query string."""
     endpoint: str
+    """"token", "list" or "other"."""
     id_or_slug: str | None = None
+    """The audience named in a list request's path."""
     status: int | None = None
+    """The status answered; None if the connection was dropped first."""
     fault: str | None = None
+    """The kind of fault that hit this request, if any."""
     token_presented: bool | None = None
+    """Whether a list request carried a bearer token."""
     token_valid: bool | None = None
+    """Whether that token was accepted."""
     token_expired: bool | None = None
+    """Whether that token had already expired on arrival."""
 
     def to_dict(self) -> dict[str, Any]:
         """Dump to the admin API's JSON form."""

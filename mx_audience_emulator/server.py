@@ -35,10 +35,7 @@ class EmulatorServer:
 
     Use as a context manager, or call `start()` and `stop()`. Tests in the
     same process change the world through `state` (the same state the admin
-    API changes).
-
-    Attributes:
-        state: Config, tokens, faults and request log of this emulator.
+    API changes): its config, tokens, faults and request log.
     """
 
     def __init__(
@@ -46,9 +43,8 @@ class EmulatorServer:
     ) -> None:
         """Prepare to serve `config` on `host:port` (port 0 picks a free one).
 
-        Raises:
-            ValueError: If `host` is not an IPv4 loopback address: the
-                emulator accepts any token and must not face a network.
+        A `host` that is not an IPv4 loopback address raises `ValueError`: the
+        emulator accepts any token and must not face a network.
         """
         try:
             loopback = ipaddress.IPv4Address(host).is_loopback

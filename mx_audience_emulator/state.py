@@ -22,10 +22,9 @@ if TYPE_CHECKING:
 class EmulatorState:
     """Config, tokens, pending faults and the request log of one emulator.
 
-    Attributes:
-        tokens: Issued tokens (`tokens.revoke_all()` mirrors `POST /_emulator/revoke`).
-        faults: Pending faults (`faults.add(Fault(...))`, `faults.clear()`).
-        log: The request log (`log.records()`, `log.clear()`).
+    Tests reach them directly: `tokens.revoke_all()` mirrors `POST
+    /_emulator/revoke`, `faults.add(Fault(...))` queues a fault, `log.records()`
+    reads the request log.
     """
 
     def __init__(self, config: EmulatorConfig) -> None:

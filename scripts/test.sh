@@ -21,5 +21,6 @@ bash scripts/meltano-venv.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy tap_mx_audience mx_audience_emulator tests
+.venv/bin/lint-imports
 
 .venv/bin/pytest "$@"

@@ -6,10 +6,7 @@ carry a configured value that could be a secret.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from tap_mx_audience.settings import AudienceRef
+from tap_mx_audience.audience import AudienceRef
 
 
 class TapMxAudienceError(Exception):
@@ -40,21 +37,6 @@ class ApiError(TapMxAudienceError):
         """Keep the HTTP status (None for transport failures) for callers."""
         super().__init__(message)
         self.status = status
-
-
-class RetryableError(ApiError):
-    """A failure worth another try, with the server's requested wait if any."""
-
-    def __init__(
-        self, message: str, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        """Keep the server's `Retry-After`, in seconds, when it sent one."""
-        super().__init__(message, status)
-        self.retry_after = retry_after
-
-
-class MalformedListError(ValueError):
-    """A downloaded list is not a complete, well-formed audience list."""
 
 
 class AudienceFailedError(TapMxAudienceError):

@@ -12,10 +12,10 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from tap_mx_audience.audience import AudienceRef, ResponseFormat
 from tap_mx_audience.dates import leading_date
 from tap_mx_audience.errors import SettingsError
 
@@ -25,41 +25,6 @@ DEFAULT_PARALLEL_DOWNLOADS = 4
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_RETRY_AFTER_SECONDS = 120.0
-
-
-class ResponseFormat(StrEnum):
-    """The body format the tap asks for in `Accept`."""
-
-    JSON = "json"
-    CSV = "csv"
-
-    @property
-    def media_type(self) -> str:
-        """The `Accept` header value for this format."""
-        return "text/csv" if self is ResponseFormat.CSV else "application/json"
-
-
-@dataclass(frozen=True)
-class AudienceRef:
-    """One configured audience: the unit of download, state and failure."""
-
-    id_or_slug: str
-    institution_public_id: str
-
-    @property
-    def label(self) -> str:
-        """How messages name this audience."""
-        return (
-            f"audience '{self.id_or_slug}' (institution '{self.institution_public_id}')"
-        )
-
-    @property
-    def context(self) -> dict[str, str]:
-        """The stream partition (and state partition) for this audience."""
-        return {
-            "id_or_slug": self.id_or_slug,
-            "institution_public_id": self.institution_public_id,
-        }
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The `audiences` and `audience_members` streams.
 
 `audiences` has one partition per configured audience. It downloads and checks
-each list once (through the tap's fetcher, which works ahead) and hands the
+each list once (through the sync's fetcher, which works ahead) and hands the
 checked body to its child `audience_members` in the child context. The child
 decides from its bookmark whether to send the members, sends them, and only
 then commits the bookmark.
@@ -15,30 +15,32 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from singer_sdk.streams import Stream
 from typing_extensions import override
 
-from tap_mx_audience import bookmarks, fastpath
+from tap_mx_audience.api import FetchedAudience
+from tap_mx_audience.audience import AudienceRef
+from tap_mx_audience.delivery import bookmarks, fastpath
 from tap_mx_audience.errors import AudienceFailedError
-from tap_mx_audience.fetcher import FetchedAudience
-from tap_mx_audience.readers import member_batches
 from tap_mx_audience.schemas import AUDIENCE_MEMBERS_SCHEMA, AUDIENCES_SCHEMA
-from tap_mx_audience.settings import AudienceRef
+from tap_mx_audience.services import SyncServices
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
-
-    from tap_mx_audience.tap import TapMxAudience
 
 LIST_CONTEXT_KEY = "list"
 
 
 class _MxStream(Stream):
-    """What both streams share: the typed tap and its configured partitions."""
+    """What both streams share: the sync's services and the configured partitions."""
 
-    _tap: TapMxAudience
+    def __init__(self, tap: Tap, services: SyncServices) -> None:
+        """Keep the services this sync's records come from and go through."""
+        super().__init__(tap)
+        self._services = services
 
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
-        return [audience.context for audience in self._tap.settings.audiences]
+        return [audience.context for audience in self._services.settings.audiences]
 
 
 class AudiencesStream(_MxStream):
@@ -49,9 +51,9 @@ class AudiencesStream(_MxStream):
     replication_key = None
     schema = AUDIENCES_SCHEMA
 
-    def __init__(self, tap: TapMxAudience) -> None:
+    def __init__(self, tap: Tap, services: SyncServices) -> None:
         """Start with no list in hand."""
-        super().__init__(tap)
+        super().__init__(tap, services)
         self._current: FetchedAudience | None = None
 
     @override
@@ -59,9 +61,9 @@ class AudiencesStream(_MxStream):
         assert context is not None  # noqa: S101 - the stream is always partitioned
         audience = AudienceRef(context["id_or_slug"], context["institution_public_id"])
         try:
-            fetched = self._tap.fetcher.fetch(audience)
+            fetched = self._services.fetcher.fetch(audience)
         except AudienceFailedError as failure:
-            self._tap.report_failure(failure)
+            self._services.report_failure(failure)
             return
         self._current = fetched
         try:
@@ -70,7 +72,7 @@ class AudiencesStream(_MxStream):
             self._current = None
             fetched.close()
             # Out before waiting on the next download, not held in the buffer.
-            self._tap.output.flush()
+            self._services.output.flush()
 
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context:
@@ -99,7 +101,7 @@ class AudienceMembersStream(_MxStream):
         decision = bookmarks.Bookmark.read(partition_state).decide(
             fetched.updated_on,
             fetched.summary.fingerprint,
-            self._tap.settings.start_date,
+            self._services.settings.start_date,
         )
         self.logger.info(
             "%s: updated_on %s, %d members: %s; %s",
@@ -121,7 +123,6 @@ class AudienceMembersStream(_MxStream):
 
     def _send(self, fetched: FetchedAudience) -> Iterable[Record]:
         """Yield member records through the SDK, or write them directly when safe."""
-        settings = self._tap.settings
         template = _member_template(fetched)
         reason = fastpath.sdk_path_reason(self)
         if reason is not None:
@@ -130,19 +131,13 @@ class AudienceMembersStream(_MxStream):
                 fetched.audience.label,
                 reason,
             )
-            batches = member_batches(
-                fetched.download.file,
-                fetched.summary,
-                settings.response_format,
-                settings.csv_member_column,
-            )
-            for batch in batches:
+            for batch in fetched.body.member_batches():
                 for member_id in batch:
                     yield {**template, "member_id": member_id}
             return
         self.logger.info("%s: members go through the fast path", fetched.audience.label)
         written = fastpath.write_member_records(
-            self._tap.output, self.name, template, fetched, settings
+            self._services.output, self.name, template, fetched
         )
         with self.get_record_counter() as counter:
             counter.with_context(fetched.audience.context)

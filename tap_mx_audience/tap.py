@@ -15,16 +15,10 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from typing_extensions import override
 
-from tap_mx_audience.client import MxAudienceClient
-from tap_mx_audience.errors import (
-    AudienceFailedError,
-    SettingsError,
-    SyncIncompleteError,
-    TapMxAudienceError,
-)
-from tap_mx_audience.fastpath import record_transforms
-from tap_mx_audience.fetcher import AudienceFetcher
-from tap_mx_audience.output import BufferedSingerWriter
+from tap_mx_audience.delivery.fastpath import record_transforms
+from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.errors import SettingsError, TapMxAudienceError
+from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER_SECONDS,
@@ -168,7 +162,10 @@ class TapMxAudience(Tap):
 
     @override
     def discover_streams(self) -> list[Stream]:
-        return [AudiencesStream(self), AudienceMembersStream(self)]
+        return [
+            AudiencesStream(self, self.services),
+            AudienceMembersStream(self, self.services),
+        ]
 
     @override
     def setup_mapper(self) -> None:
@@ -187,40 +184,14 @@ class TapMxAudience(Tap):
                     )
 
     @cached_property
-    def settings(self) -> Settings:
-        """The validated settings."""
-        return Settings.from_config(self.config)
-
-    @cached_property
-    def client(self) -> MxAudienceClient:
-        """The MX API client, with its token, for this sync."""
-        return MxAudienceClient(self.settings)
-
-    @cached_property
-    def fetcher(self) -> AudienceFetcher:
-        """Downloads the lists, ahead of the stream, for this sync."""
-        return AudienceFetcher(self.client, self.settings)
-
-    @property
-    def output(self) -> BufferedSingerWriter:
-        """The buffered writer every message goes through."""
+    def services(self) -> SyncServices:
+        """What the streams read from and write through in this sync."""
         assert isinstance(self.message_writer, BufferedSingerWriter)  # noqa: S101
-        return self.message_writer
-
-    @cached_property
-    def failures(self) -> list[AudienceFailedError]:
-        """Audiences that could not be delivered in this sync."""
-        return []
-
-    def report_failure(self, failure: AudienceFailedError) -> None:
-        """Record an audience that could not be delivered; the sync goes on."""
-        self.logger.error("%s", failure)
-        self.failures.append(failure)
-
-    def raise_for_failures(self) -> None:
-        """End a sync in which some audiences failed with a non-zero exit."""
-        if self.failures:
-            raise SyncIncompleteError(self.failures)
+        return SyncServices(
+            self.config,
+            self.message_writer,
+            lambda failure: self.logger.error("%s", failure),
+        )
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -278,16 +249,15 @@ class TapMxAudience(Tap):
                 parse_env_config=config.parse_env,
                 validate_config=True,
             )
-            tap.client.authenticate()
+            tap.services.client.authenticate()
             tap.sync_all()
-            tap.raise_for_failures()
+            tap.services.raise_for_failures()
         except TapMxAudienceError as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
             sys.exit(EXIT_FAILED)
         finally:
             if tap is not None:
-                tap.output.flush()
-                tap.fetcher.close()
+                tap.services.close()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -297,13 +267,13 @@ class TapMxAudience(Tap):
         cut-short run succeeded. A write in progress is completed first, so
         the STATE never lands inside a half-written line.
         """
-        self.output.when_idle(lambda: self._terminate(signum))
+        self.services.output.when_idle(lambda: self._terminate(signum))
 
     def _terminate(self, signum: int) -> None:
         """Write the state and leave at once; downloads still running are abandoned."""
         self.logger.warning("Stopped by signal %d; emitting the latest state", signum)
         self._state_writer.write_state(self.state)
-        self.output.flush()
+        self.services.output.flush()
         logging.shutdown()
         os._exit(128 + signum)
 

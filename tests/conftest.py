@@ -8,8 +8,12 @@ import pytest
 
 from mx_audience_emulator.model import EmulatorConfig
 from mx_audience_emulator.server import EmulatorServer
-from tests.emulatoradmin import EmulatorAdmin
-from tests.meltano_support import MeltanoProject, PostgresCluster, postgres_cluster
+from tests.support.emulatoradmin import EmulatorAdmin
+from tests.support.meltano_support import (
+    MeltanoProject,
+    PostgresCluster,
+    postgres_cluster,
+)
 
 
 @pytest.fixture(scope="session")

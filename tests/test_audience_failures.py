@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.livetap import committed
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
+from tests.support.livetap import committed
+from tests.support.tapdriver import run_tap
 
 GOOD = ("aud_first", "aud_middle", "aud_last")
 FAILING = {

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.tapdriver import run_tap
 
 
 @pytest.mark.parametrize(

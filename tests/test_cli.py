@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
+from tests.support.tapdriver import run_tap
 
 
 def test_discover_lists_both_streams_without_contacting_the_api(

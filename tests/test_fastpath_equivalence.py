@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.tapdriver import TapRun, run_tap
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.tapdriver import TapRun, run_tap
 
 # Ids the byte-level readers leave to ijson / csv, and the writer must escape.
 AWKWARD_IDS = [

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin
-from tests.faultcases import GIVE_UP, SIZES, TRANSIENT, FaultCase
-from tests.livetap import committed
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin
+from tests.support.faultcases import GIVE_UP, SIZES, TRANSIENT, FaultCase
+from tests.support.livetap import committed
+from tests.support.tapdriver import run_tap
 
 UPDATED_ON = "2026-11-20"
 

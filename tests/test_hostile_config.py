@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
+from tests.support.tapdriver import run_tap
 
 MARKER = "leakymarker"
 OFFLINE = EmulatorAdmin("http://127.0.0.1:9")

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.livetap import committed
-from tests.tapdriver import TapRun, run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
+from tests.support.livetap import committed
+from tests.support.tapdriver import TapRun, run_tap
 
 LONGEST = "i" * 512
 HEAD = '{"audience_id":"aud_a","institution_id":"INST_TEST","updated_on":"2026-11-20",'

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.tapdriver import TapRun, partition_state, run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
+from tests.support.tapdriver import TapRun, partition_state, run_tap
 
 
 def _first_run(

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.livetap import LiveTap, Message, committed, wait_until
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.livetap import LiveTap, Message, committed, wait_until
+from tests.support.tapdriver import run_tap
 
 SIZES = {"aud_a": 50, "aud_b": 30_000}  # aud_b's records overflow the stdout pipe
 NEW_DATE = "2026-11-25"

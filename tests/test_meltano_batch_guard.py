@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.tapdriver import run_tap
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.tapdriver import run_tap
 
 
 def _batch_config(tmp_path: Path) -> dict[str, Any]:

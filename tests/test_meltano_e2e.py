@@ -16,14 +16,14 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import (
+from tests.support.emulatoradmin import (
     CLIENT_ID,
     CLIENT_SECRET,
     INSTITUTION,
     EmulatorAdmin,
     audience,
 )
-from tests.meltano_support import (
+from tests.support.meltano_support import (
     REPO_ROOT,
     MeltanoProject,
     PostgresCluster,

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.meltano_support import REPO_ROOT
-from tests.tapdriver import TAP_EXECUTABLE
+from tests.support.meltano_support import REPO_ROOT
+from tests.support.tapdriver import TAP_EXECUTABLE
 
 HUB_DEFINITION = (
     REPO_ROOT / "hub" / "extractors" / "tap-mx-audience" / "maintainers.yml"

@@ -1,6 +1,6 @@
 """Property-based tests of the list readers, straight on a file as the tap uses them.
 
-Whatever the body, `summarize` either accepts it and then `member_batches`
+Whatever the body, `read_list` either accepts it and then `member_batches`
 yields exactly the ids it counted, or it raises `MalformedListError`: never
 another exception, and never a cut-short body accepted as complete.
 """
@@ -16,10 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_mx_audience.csvlist import CSV_MEMBER_COLUMNS
-from tap_mx_audience.errors import MalformedListError
-from tap_mx_audience.readers import ListSummary, member_batches, summarize
-from tap_mx_audience.settings import ResponseFormat
+from tap_mx_audience.audience import ResponseFormat
+from tap_mx_audience.lists import ListSummary, MalformedListError, read_list
+from tap_mx_audience.lists.csvlist import CSV_MEMBER_COLUMNS
 
 BOM = b"\xef\xbb\xbf"
 MAX_ID_LENGTH = 512  # the documented limit: a longer id fails its audience
@@ -33,9 +32,9 @@ def read_all(
 ) -> tuple[ListSummary, list[str]]:
     """Summarise a body, then read its ids back, as the tap does."""
     file = io.BytesIO(body)
-    summary = summarize(file, response_format)
-    ids = [i for batch in member_batches(file, summary, response_format) for i in batch]
-    return summary, ids
+    read = read_list(file, response_format)
+    ids = [i for batch in read.member_batches() for i in batch]
+    return read.summary, ids
 
 
 @st.composite

@@ -11,8 +11,8 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_mx_audience.readers import ListSummary, member_batches, summarize
-from tap_mx_audience.settings import ResponseFormat
+from tap_mx_audience.audience import ResponseFormat
+from tap_mx_audience.lists import ListSummary, read_list
 
 # Printable ASCII but for the quote and the backslash (JSON escapes them) and
 # the closing bracket (read as the end of the list): the byte-level kind.
@@ -42,9 +42,10 @@ def _read(
 ) -> tuple[ListSummary, list[str]]:
     with tempfile.TemporaryFile() as file:
         file.write(body)
-        summary = summarize(file, response_format)
-        batches = member_batches(file, summary, response_format)
-        return summary, [member for batch in batches for member in batch]
+        read = read_list(file, response_format)
+        return read.summary, [
+            member for batch in read.member_batches() for member in batch
+        ]
 
 
 def _json_body(

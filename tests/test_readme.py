@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tapdriver import run_tap
+from tests.support.tapdriver import run_tap
 
 ROOT = Path(__file__).resolve().parent.parent
 

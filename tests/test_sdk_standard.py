@@ -9,7 +9,7 @@ from singer_sdk.testing import get_tap_test_class
 
 from mx_audience_emulator.server import EmulatorServer
 from tap_mx_audience.tap import TapMxAudience
-from tests.emulatoradmin import EmulatorAdmin, audience
+from tests.support.emulatoradmin import EmulatorAdmin, audience
 
 # The standard test class builds a tap from this dict at import time; the
 # fixture below points it at the session's emulator before the class syncs.

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import CLIENT_SECRET, EmulatorAdmin, audience
-from tests.faultcases import MATRIX, FaultCase
-from tests.tapdriver import TapRun, run_tap
+from tests.support.emulatoradmin import CLIENT_SECRET, EmulatorAdmin, audience
+from tests.support.faultcases import MATRIX, FaultCase
+from tests.support.tapdriver import TapRun, run_tap
 
 DEBUG = {"TAP_MX_AUDIENCE_LOGLEVEL": "DEBUG"}
 JWT_SHAPE = re.compile(r"eyJ[\w-]*\.[\w-]+")

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.livetap import LiveTap, committed, wait_until
-from tests.tapdriver import TapRun, run_tap
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.livetap import LiveTap, committed, wait_until
+from tests.support.tapdriver import TapRun, run_tap
 
 SIGNALS = pytest.mark.parametrize(
     "signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.tapdriver import partition_state, run_tap
+from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
+from tests.support.tapdriver import partition_state, run_tap
 
 
 @pytest.mark.parametrize("response_format", ["json", "csv"])

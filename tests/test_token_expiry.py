@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.livetap import LiveTap, wait_until
-from tests.tapdriver import TapRun
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.livetap import LiveTap, wait_until
+from tests.support.tapdriver import TapRun
 
 NAMES = [f"aud_{n}" for n in range(6)]
 

@@ -9,13 +9,16 @@ from typing import IO
 import xxhash
 
 from tap_mx_audience.dates import leading_date
-from tap_mx_audience.errors import MalformedListError
-from tap_mx_audience.idspans import MAX_ID_LENGTH, IdSpan
+from tap_mx_audience.lists.idspans import MAX_ID_LENGTH, IdSpan
 
 BATCH_SIZE = 16_384
 READ_BUFFER_BYTES = 1 << 20
 MAX_FRAME_BYTES = 1 << 16
 UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class MalformedListError(ValueError):
+    """A downloaded list is not a complete, well-formed audience list."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MELTANO = REPO_ROOT / ".venv-meltano" / "bin" / "meltano"
 
 

@@ -11,29 +11,21 @@ the SDK path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.json import serialize_json
 
-from tap_mx_audience.idspans import id_blocks
-from tap_mx_audience.readers import member_batches
-
 if TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
-    from tap_mx_audience.fetcher import FetchedAudience
-    from tap_mx_audience.output import BufferedSingerWriter
-    from tap_mx_audience.settings import Settings
+    from tap_mx_audience.api import FetchedAudience
+    from tap_mx_audience.delivery.output import BufferedSingerWriter
 
 _PLACEHOLDER = "\x00member\x00"
 # Ids with any of these need the SDK's escaping; other ids are copied verbatim.
 _NEEDS_ESCAPING = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]')
-# Separates parsed ids in a block: never in an id that is copied verbatim, and
-# never in the SDK's escaping of one.
-_PARSED_ID_DELIMITER = b"\n"
 
 
 def sdk_path_reason(stream: Stream) -> str | None:
@@ -75,7 +67,6 @@ def write_member_records(
     stream_name: str,
     record_template: dict[str, Any],
     fetched: FetchedAudience,
-    settings: Settings,
 ) -> int:
     """Write one RECORD line per member id; return how many were written.
 
@@ -90,7 +81,7 @@ def write_member_records(
     prefix, suffix = (
         half.encode() for half in line.split(serialize_json(_PLACEHOLDER)[1:-1])
     )
-    delimiter, blocks = _id_blocks(fetched, settings)
+    delimiter, blocks = fetched.body.member_blocks(_escaped_block)
     between = suffix + prefix
     growth = len(between) - len(delimiter)
     written = 0
@@ -102,21 +93,12 @@ def write_member_records(
     return written
 
 
-def _id_blocks(
-    fetched: FetchedAudience, settings: Settings
-) -> tuple[bytes, Iterator[bytes]]:
-    """The delimiter and the blocks of JSON-ready ids it joins."""
-    file, summary = fetched.download.file, fetched.summary
-    if summary.span is not None:
-        return summary.span.delimiter, id_blocks(file, summary.span)
-    batches = member_batches(
-        file, summary, settings.response_format, settings.csv_member_column
-    )
-    return _PARSED_ID_DELIMITER, map(_escaped_block, batches)
-
-
 def _escaped_block(batch: list[str]) -> bytes:
-    """Parsed ids, escaped as the SDK's serializer escapes them, one per line."""
+    """Parsed ids, escaped as the SDK's serializer escapes them, one per line.
+
+    The line break between them is never in an id copied verbatim, and never
+    in the SDK's escaping of one.
+    """
     if _NEEDS_ESCAPING.search("".join(batch)) is None:
         return "\n".join(batch).encode()
     return "\n".join(serialize_json(member)[1:-1] for member in batch).encode()

@@ -14,19 +14,19 @@ from typing import IO
 
 import ijson
 
-from tap_mx_audience.errors import MalformedListError
-from tap_mx_audience.idspans import (
+from tap_mx_audience.lists.idspans import (
     PRINTABLE_ASCII,
     IdSpan,
     find_byte,
     read_at,
     scan_span,
 )
-from tap_mx_audience.listsummary import (
+from tap_mx_audience.lists.summary import (
     BATCH_SIZE,
     MAX_FRAME_BYTES,
     READ_BUFFER_BYTES,
     ListSummary,
+    MalformedListError,
     MemberFingerprint,
     parse_date,
     skip_bom,

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tests.tapdriver import TapRun, tap_command
+from tests.support.tapdriver import TapRun, tap_command
 
 Message = dict[str, Any]
 WAIT_SECONDS = 60.0

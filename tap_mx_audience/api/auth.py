@@ -15,23 +15,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import requests
 from typing_extensions import override
 
-from tap_mx_audience.errors import (
-    ApiError,
-    CredentialsRejectedError,
-    RetryableError,
-    SettingsError,
-)
+from tap_mx_audience.api.retries import RETRYABLE_STATUSES, RetryableError
+from tap_mx_audience.errors import ApiError, CredentialsRejectedError, SettingsError
 
 DEFAULT_TOKEN_LIFETIME_SECONDS = 300.0
 MAX_REFRESH_MARGIN_SECONDS = 60.0
 REFRESH_MARGIN_FRACTION = 0.2
 TIME_RESOLUTION_SECONDS = 1.0
-RETRYABLE_TOKEN_STATUSES = frozenset({429, 500, 502, 503, 504})
+JWT_PARTS = 3  # header.payload.signature
+_REJECTED_CREDENTIALS = frozenset(
+    {HTTPStatus.BAD_REQUEST, HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN}
+)
 
 
 @dataclass(frozen=True)
@@ -104,20 +104,20 @@ class MxAudienceAuthenticator(requests.auth.AuthBase):
                 f"({type(exc).__name__})"
             )
             raise RetryableError(msg) from None
-        if response.status_code in {400, 401, 403}:
+        if response.status_code in _REJECTED_CREDENTIALS:
             msg = (
                 f"MX rejected the client_id/client_secret (HTTP "
                 f"{response.status_code} from {self._token_url}): check the "
                 "'client_id' and 'client_secret' settings"
             )
             raise CredentialsRejectedError(msg)
-        if response.status_code == 404:  # noqa: PLR2004 - a wrong base URL
+        if response.status_code == HTTPStatus.NOT_FOUND:  # a wrong base URL
             raise SettingsError.about(
                 "api_url",
                 f"leads to no token endpoint (HTTP 404 from {self._token_url}): "
                 "it must be the base URL of your MX environment",
             )
-        if response.status_code in RETRYABLE_TOKEN_STATUSES:
+        if response.status_code in RETRYABLE_STATUSES:
             msg = f"the token endpoint answered HTTP {response.status_code}"
             raise RetryableError(msg, response.status_code)
         if not response.ok:
@@ -163,7 +163,7 @@ def _token_lifetime(token: str, expires_in: object) -> float:
 def _jwt_claims(token: str) -> dict[str, Any]:
     """Decode (never verify) a JWT payload; the tap only reads its times."""
     parts = token.split(".")
-    if len(parts) != 3:  # noqa: PLR2004 - header.payload.signature
+    if len(parts) != JWT_PARTS:
         return {}
     payload = parts[1] + "=" * (-len(parts[1]) % 4)
     try:

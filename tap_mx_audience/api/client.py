@@ -11,26 +11,30 @@ from __future__ import annotations
 import datetime
 import email.utils
 import logging
-import random
 import tempfile
-from collections.abc import Generator
 from dataclasses import dataclass
-from typing import IO, Any
+from http import HTTPStatus
+from typing import IO
 from urllib.parse import quote
 
-import backoff
 import requests
 
-from tap_mx_audience.auth import MxAudienceAuthenticator
-from tap_mx_audience.errors import ApiError, RetryableError
-from tap_mx_audience.settings import AudienceRef, Settings
+from tap_mx_audience.api.auth import MxAudienceAuthenticator
+from tap_mx_audience.api.retries import (
+    RETRYABLE_STATUSES,
+    RetryableError,
+    gave_up,
+    retry_after,
+    retrying,
+)
+from tap_mx_audience.audience import AudienceRef
+from tap_mx_audience.errors import ApiError
+from tap_mx_audience.settings import Settings
 
 logger = logging.getLogger("tap-mx-audience")
 
 CHUNK_BYTES = 1 << 20
 CONNECT_TIMEOUT_SECONDS = 15.0
-MAX_BACKOFF_SECONDS = 30.0
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 TRANSPORT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -65,24 +69,19 @@ class MxAudienceClient:
             client_secret=settings.client_secret,
             timeout_seconds=settings.request_timeout_seconds,
         )
-        retrying = backoff.on_exception(
-            _retry_waits,
-            RetryableError,
-            max_tries=settings.max_retries + 1,
-            jitter=None,
-            logger=None,
-            on_backoff=_log_backoff,
-            max_retry_after=settings.max_retry_after_seconds,
+        retry = retrying(
+            max_retries=settings.max_retries,
+            max_retry_after_seconds=settings.max_retry_after_seconds,
         )
-        self._download_with_retries = retrying(self._download_once)
-        self._token_with_retries = retrying(self.authenticator.current_token)
+        self._download_with_retries = retry(self._download_once)
+        self._token_with_retries = retry(self.authenticator.current_token)
 
     def authenticate(self) -> None:
         """Get a token now: bad credentials or `api_url` stop the run up front."""
         try:
             self._token_with_retries()
         except RetryableError as exc:
-            raise self._gave_up(exc) from None
+            raise gave_up(exc, self._settings.max_retries) from None
 
     def list_url(self, audience: AudienceRef) -> str:
         """The list endpoint of one audience."""
@@ -98,15 +97,10 @@ class MxAudienceClient:
             return self._download_with_retries(audience, body)
         except RetryableError as exc:
             body.close()
-            raise self._gave_up(exc) from None
+            raise gave_up(exc, self._settings.max_retries) from None
         except BaseException:
             body.close()
             raise
-
-    def _gave_up(self, exc: RetryableError) -> ApiError:
-        tries = self._settings.max_retries + 1
-        plural = "try" if tries == 1 else "tries"
-        return ApiError(f"{exc} (gave up after {tries} {plural})", exc.status)
 
     def _download_once(self, audience: AudienceRef, body: IO[bytes]) -> DownloadedList:
         response = self._get_list(audience)
@@ -138,7 +132,7 @@ class MxAudienceClient:
     def _get_list(self, audience: AudienceRef) -> requests.Response:
         """Send the GET, renewing the token once if the API calls it invalid."""
         response = self._send(audience)
-        if response.status_code == 401:  # noqa: PLR2004 - revoked or expired early
+        if response.status_code == HTTPStatus.UNAUTHORIZED:  # revoked or expired early
             response.close()
             logger.info(
                 "%s: token refused (HTTP 401); renewing it once", audience.label
@@ -177,15 +171,15 @@ def _bearer(response: requests.Response) -> str:
 def _status_error(response: requests.Response) -> ApiError:
     status = response.status_code
     where = f"HTTP {status} from GET {response.url}"
-    if status == 401:  # noqa: PLR2004
+    if status == HTTPStatus.UNAUTHORIZED:
         return ApiError(
             f"token refused twice ({where}); were the credentials revoked?", status
         )
-    if status == 403:  # noqa: PLR2004
+    if status == HTTPStatus.FORBIDDEN:
         return ApiError(
             f"forbidden ({where}): these credentials may not read it", status
         )
-    if status == 404:  # noqa: PLR2004
+    if status == HTTPStatus.NOT_FOUND:
         return ApiError(
             f"not found ({where}): check its id_or_slug and institution_public_id",
             status,
@@ -194,50 +188,9 @@ def _status_error(response: requests.Response) -> ApiError:
         return RetryableError(
             f"the API answered {where}",
             status,
-            _retry_after(response.headers.get("Retry-After")),
+            retry_after(response.headers.get("Retry-After")),
         )
     return ApiError(f"the API answered {where}", status)
-
-
-def _retry_waits(max_retry_after: float) -> Generator[float, Any, None]:
-    """Wait what `Retry-After` asks (bounded), else exponential backoff with jitter."""
-    attempt = 0
-    error = yield 0.0
-    while True:
-        attempt += 1
-        retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            wait = min(retry_after, max_retry_after)
-        else:
-            wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.5, 1)  # noqa: S311
-        error = yield wait
-
-
-def _log_backoff(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
-    """Log a retry, naming the audience being downloaded if there is one."""
-    arguments = details["args"]
-    logger.warning(
-        "%s: %s; retry %d in %.1fs",
-        arguments[0].label if arguments else "MX token endpoint",
-        details["exception"],
-        details["tries"],
-        details["wait"],
-    )
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header in either of its two forms."""
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 def _http_date(value: str | None) -> datetime.date | None:

@@ -13,10 +13,11 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tap_mx_audience.client import DownloadedList, MxAudienceClient
-from tap_mx_audience.errors import ApiError, AudienceFailedError, MalformedListError
-from tap_mx_audience.readers import ListSummary, summarize
-from tap_mx_audience.settings import AudienceRef, Settings
+from tap_mx_audience.api.client import DownloadedList, MxAudienceClient
+from tap_mx_audience.audience import AudienceRef
+from tap_mx_audience.errors import ApiError, AudienceFailedError
+from tap_mx_audience.lists import ListBody, ListSummary, MalformedListError, read_list
+from tap_mx_audience.settings import Settings
 
 
 @dataclass(repr=False)
@@ -25,10 +26,15 @@ class FetchedAudience:
 
     audience: AudienceRef
     download: DownloadedList
-    summary: ListSummary
+    body: ListBody
     audience_id: str
     institution_id: str
     updated_on: datetime.date
+
+    @property
+    def summary(self) -> ListSummary:
+        """What the check of the whole body established."""
+        return self.body.summary
 
     def close(self) -> None:
         """Remove the downloaded body."""
@@ -94,11 +100,12 @@ class AudienceFetcher:
     def _check(
         self, audience: AudienceRef, download: DownloadedList
     ) -> FetchedAudience:
-        summary = summarize(
+        body = read_list(
             download.file,
             self._settings.response_format,
             self._settings.csv_member_column,
         )
+        summary = body.summary
         declared = summary.declared_count
         if declared is not None and declared != summary.member_count:
             msg = (
@@ -109,7 +116,7 @@ class AudienceFetcher:
         return FetchedAudience(
             audience=audience,
             download=download,
-            summary=summary,
+            body=body,
             audience_id=summary.audience_id or audience.id_or_slug,
             institution_id=summary.institution_id or audience.institution_public_id,
             updated_on=summary.updated_on

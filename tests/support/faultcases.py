@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.emulatoradmin import EmulatorAdmin, audience
-from tests.tapdriver import TapRun, run_tap
+from tests.support.emulatoradmin import EmulatorAdmin, audience
+from tests.support.tapdriver import TapRun, run_tap
 
 SIZES = {"aud_a": 40, "aud_b": 25}
 FAST_RETRIES = {"max_retries": 2, "request_timeout_seconds": 1}

@@ -16,12 +16,12 @@ from itertools import islice
 from operator import itemgetter
 from typing import IO
 
-from tap_mx_audience.errors import MalformedListError
-from tap_mx_audience.idspans import PRINTABLE_ASCII, IdSpan, read_at, scan_span
-from tap_mx_audience.listsummary import (
+from tap_mx_audience.lists.idspans import PRINTABLE_ASCII, IdSpan, read_at, scan_span
+from tap_mx_audience.lists.summary import (
     BATCH_SIZE,
     MAX_FRAME_BYTES,
     ListSummary,
+    MalformedListError,
     MemberFingerprint,
     parse_date,
     skip_bom,

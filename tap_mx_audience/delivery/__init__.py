@@ -1,0 +1,1 @@
+"""Delivering a fetched list: deciding from the bookmark, writing the records."""
