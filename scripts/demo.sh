@@ -57,9 +57,9 @@ rows = connection.execute(
     SELECT a.audience_id, a.id_or_slug, a.updated_on, count(m.member_id)
     FROM tap_mx_audience.audiences AS a
     LEFT JOIN tap_mx_audience.audience_members AS m
-      ON m.audience_id = a.audience_id
-     AND m.institution_id = a.institution_id
-     AND m.updated_on = a.updated_on
+      ON m.id_or_slug = a.id_or_slug
+     AND m.institution_public_id = a.institution_public_id
+     AND m.list_fingerprint = a.list_fingerprint
     GROUP BY ALL
     ORDER BY a.audience_id
     """

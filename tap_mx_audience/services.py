@@ -7,14 +7,50 @@ in, lists fetched ahead, records out through one writer, failures collected.
 
 from __future__ import annotations
 
+import datetime
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from tap_mx_audience.api import AudienceFetcher, MxAudienceClient
 from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.delivery.plan import DeliveryPlan
+from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
 from tap_mx_audience.errors import AudienceFailedError, SyncIncompleteError
 from tap_mx_audience.settings import Settings
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for its closing INFO line."""
+
+    delivered: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    members_sent: int = 0
+    bytes_downloaded: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, plan: DeliveryPlan) -> None:
+        """Count one audience that was fetched and decided."""
+        self.bytes_downloaded += plan.fetched.download.size
+        if plan.decision.sends and plan.members_written:
+            self.delivered += 1
+            self.members_sent += plan.records_sent
+        else:
+            self.unchanged += 1
+
+    def line(self) -> str:
+        """One line a scheduler's log keeps."""
+        return (
+            f"Run summary: {self.delivered} audience(s) delivered, "
+            f"{self.unchanged} unchanged or skipped, {self.failed} failed; "
+            f"{self.members_sent} member record(s) sent; "
+            f"{self.bytes_downloaded / 1e6:.1f} MB downloaded in "
+            f"{time.monotonic() - self.started:.1f} s"
+        )
 
 
 class SyncServices:
@@ -35,6 +71,9 @@ class SyncServices:
         self.output = output
         self._log_failure = log_failure
         self.failures: list[AudienceFailedError] = []
+        self.summary = RunSummary()
+        self.state_writer = ThrottledStateWriter(output)
+        self.run_id = datetime.datetime.now(datetime.UTC).isoformat()
 
     @cached_property
     def settings(self) -> Settings:
@@ -55,6 +94,7 @@ class SyncServices:
         """Record an audience that could not be delivered; the sync goes on."""
         self._log_failure(failure)
         self.failures.append(failure)
+        self.summary.failed += 1
 
     def raise_for_failures(self) -> None:
         """End a sync in which some audiences failed with a non-zero exit."""
@@ -62,7 +102,8 @@ class SyncServices:
             raise SyncIncompleteError(self.failures)
 
     def close(self) -> None:
-        """Flush what is buffered; stop downloads nobody will read."""
+        """Flush the state and what is buffered; stop downloads nobody will read."""
+        self.state_writer.flush()
         self.output.flush()
         if "fetcher" in self.__dict__:
             self.fetcher.close()

@@ -1,73 +1,116 @@
 """The `audiences` and `audience_members` streams.
 
 `audiences` has one partition per configured audience. It downloads and checks
-each list once (through the sync's fetcher, which works ahead) and hands the
-checked body to its child `audience_members` in the child context. The child
-decides from its bookmark whether to send the members, sends them, and only
-then commits the bookmark.
+each list once (through the sync's fetcher, which works ahead), decides from
+the audience's bookmark what to deliver (a `DeliveryPlan`), and hands the plan
+to its child `audience_members` in the child context. The child sends the
+members; the parent commits the bookmark once the child is done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from singer_sdk.metrics import DEFAULT_LOG_INTERVAL
 from singer_sdk.streams import Stream
 from typing_extensions import override
 
-from tap_mx_audience.api import FetchedAudience
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery import bookmarks, fastpath
+from tap_mx_audience.delivery.plan import DeliveryPlan
 from tap_mx_audience.errors import AudienceFailedError
-from tap_mx_audience.schemas import AUDIENCE_MEMBERS_SCHEMA, AUDIENCES_SCHEMA
+from tap_mx_audience.schemas import (
+    AUDIENCE_KEY,
+    AUDIENCE_MEMBERS_SCHEMA,
+    AUDIENCES_SCHEMA,
+)
 from tap_mx_audience.services import SyncServices
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context, Record
+    from singer_sdk.metrics import Counter
 
-LIST_CONTEXT_KEY = "list"
+    from tap_mx_audience.api import FetchedAudience
+
+PLAN_CONTEXT_KEY = "delivery"
 
 
 class _MxStream(Stream):
-    """What both streams share: the sync's services and the configured partitions."""
+    """What the streams share: the sync's services, the partitions, one SCHEMA."""
+
+    state_partitioning_keys: ClassVar[list[str]] = list(AUDIENCE_KEY)
 
     def __init__(self, tap: Tap, services: SyncServices) -> None:
         """Keep the services this sync's records come from and go through."""
         super().__init__(tap)
         self._services = services
+        self._schema_written = False
+        self._record_counter: Counter | None = None
 
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
         return [audience.context for audience in self._services.settings.audiences]
 
+    @override
+    def _write_schema_message(self) -> None:
+        """Write the SCHEMA once per run: the SDK writes it once per partition."""
+        if not self._schema_written:
+            super()._write_schema_message()
+            self._schema_written = True
+
+    @override
+    def get_record_counter(
+        self,
+        *,
+        endpoint: str | None = None,
+        log_interval: float = DEFAULT_LOG_INTERVAL,
+    ) -> Counter:
+        """The SDK's counter, kept so the fast path's records are counted in it."""
+        self._record_counter = super().get_record_counter(
+            endpoint=endpoint, log_interval=log_interval
+        )
+        return self._record_counter
+
+    def count_records(self, written: int) -> None:
+        """Count records written past the SDK, in the partition's one record_count."""
+        assert self._record_counter is not None  # noqa: S101 - inside a sync
+        self._record_counter.increment(written)
+
 
 class AudiencesStream(_MxStream):
     """One summary record per configured audience per sync."""
 
     name = "audiences"
-    primary_keys: ClassVar[list[str]] = ["audience_id", "institution_id"]
+    primary_keys: ClassVar[list[str]] = list(AUDIENCE_KEY)
     replication_key = None
     schema = AUDIENCES_SCHEMA
 
     def __init__(self, tap: Tap, services: SyncServices) -> None:
-        """Start with no list in hand."""
+        """Start with no plan in hand and nothing marked in flight."""
         super().__init__(tap, services)
-        self._current: FetchedAudience | None = None
+        self._current: DeliveryPlan | None = None
+        self._run_started = False
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         assert context is not None  # noqa: S101 - the stream is always partitioned
+        if not self._run_started:
+            self._start_run()
         audience = AudienceRef(context["id_or_slug"], context["institution_public_id"])
         try:
-            fetched = self._services.fetcher.fetch(audience)
+            # While waiting on a slow download, the state held back by the
+            # throttle goes out: the wait costs nothing more.
+            fetched = self._services.fetcher.fetch(
+                audience, on_long_wait=self._services.state_writer.flush
+            )
         except AudienceFailedError as failure:
-            self._services.report_failure(failure)
+            self._fail(audience, failure)
             return
-        self._current = fetched
         try:
-            yield _summary_record(fetched)
+            yield from self._deliver(fetched)
         finally:
             self._current = None
             fetched.close()
@@ -77,53 +120,104 @@ class AudiencesStream(_MxStream):
     @override
     def get_child_context(self, record: Record, context: Context | None) -> Context:
         assert context is not None  # noqa: S101
-        return {**context, LIST_CONTEXT_KEY: self._current}
+        return {**context, PLAN_CONTEXT_KEY: self._current}
+
+    def _deliver(self, fetched: FetchedAudience) -> Iterator[Record]:
+        members = self._members_stream()
+        if members is None:
+            yield _summary_record(fetched, fetched.summary.fingerprint)
+            return
+        plan = DeliveryPlan.full_mode(
+            fetched,
+            members.get_context_state(fetched.audience.context),
+            run_id=self._services.run_id,
+            start_date=self._services.settings.start_date,
+        )
+        self._current = plan
+        yield _summary_record(fetched, plan.list_fingerprint)
+        # The children have run: what they wrote is out, the bookmark may follow.
+        plan.commit()
+        self._services.summary.add(plan)
+        self._tap.state_writer.write_state(self.tap_state)
+
+    def _start_run(self) -> None:
+        """Mark every audience in flight, in a STATE ahead of any member record.
+
+        A run stopped midway leaves its marks: the next run then re-sends those
+        audiences even if their lists look unchanged, because the target may
+        hold part of this run's records (full mode has nothing else to tell).
+        """
+        self._run_started = True
+        members = self._members_stream()
+        if members is None:
+            return
+        marked = [
+            bookmarks.mark_in_flight(
+                members.get_context_state(audience.context), self._services.run_id
+            )
+            for audience in self._services.settings.audiences
+        ]
+        if any(marked):
+            self._tap.state_writer.write_state(self.tap_state)
+            self._services.state_writer.flush()
+
+    def _fail(self, audience: AudienceRef, failure: AudienceFailedError) -> None:
+        self._services.report_failure(failure)
+        members = self._members_stream()
+        if members is not None:
+            partition_state = members.get_context_state(audience.context)
+            bookmarks.clear_own_mark(partition_state, self._services.run_id)
+
+    def _members_stream(self) -> AudienceMembersStream | None:
+        """The selected child whose bookmarks decide what is delivered."""
+        return next(
+            (
+                child
+                for child in self.child_streams
+                if isinstance(child, AudienceMembersStream) and child.selected
+            ),
+            None,
+        )
 
 
 class AudienceMembersStream(_MxStream):
-    """One record per member of each audience whose list changed."""
+    """One record per member of each audience whose member set changed."""
 
     name = "audience_members"
     parent_stream_type = AudiencesStream
-    primary_keys: ClassVar[list[str]] = ["audience_id", "institution_id", "member_id"]
+    primary_keys: ClassVar[list[str]] = [*AUDIENCE_KEY, "member_id"]
     replication_key = bookmarks.REPLICATION_KEY
-    state_partitioning_keys: ClassVar[list[str]] = [
-        "id_or_slug",
-        "institution_public_id",
-    ]
     schema = AUDIENCE_MEMBERS_SCHEMA
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         assert context is not None  # noqa: S101 - always called by the parent
-        fetched: FetchedAudience = context[LIST_CONTEXT_KEY]
-        partition_state = self.get_context_state(context)
-        decision = bookmarks.Bookmark.read(partition_state).decide(
-            fetched.updated_on,
-            fetched.summary.fingerprint,
-            self._services.settings.start_date,
-        )
+        plan: DeliveryPlan = context[PLAN_CONTEXT_KEY]
+        fetched = plan.fetched
         self.logger.info(
             "%s: updated_on %s, %d members: %s; %s",
             fetched.audience.label,
             fetched.updated_on,
             fetched.summary.member_count,
-            decision.value,
-            "sending them" if decision.sends else "not sending them",
+            plan.decision.value,
+            "sending them" if plan.decision.sends else "not sending them",
         )
-        if decision.sends:
-            yield from self._send(fetched)
-            bookmarks.commit(
-                partition_state,
+        if plan.goes_backwards:
+            self.logger.warning(
+                "%s: updated_on %s is older than the bookmark's %s; the served list "
+                "is delivered all the same (the bookmark keeps the later date)",
+                fetched.audience.label,
                 fetched.updated_on,
-                fetched.summary.fingerprint,
-                fetched.summary.member_count,
+                plan.bookmark.updated_on,
             )
-        self.state_manager.is_flushed = False
+        if plan.decision.sends:
+            yield from self._send(plan)
+            plan.members_written = True
 
-    def _send(self, fetched: FetchedAudience) -> Iterable[Record]:
+    def _send(self, plan: DeliveryPlan) -> Iterable[Record]:
         """Yield member records through the SDK, or write them directly when safe."""
-        template = _member_template(fetched)
+        fetched = plan.fetched
+        template = plan.member_template()
         reason = fastpath.sdk_path_reason(self)
         if reason is not None:
             self.logger.info(
@@ -134,29 +228,16 @@ class AudienceMembersStream(_MxStream):
             for batch in fetched.body.member_batches():
                 for member_id in batch:
                     yield {**template, "member_id": member_id}
+                plan.records_sent += len(batch)
             return
         self.logger.info("%s: members go through the fast path", fetched.audience.label)
-        written = fastpath.write_member_records(
+        plan.records_sent = fastpath.write_member_records(
             self._services.output, self.name, template, fetched
         )
-        with self.get_record_counter() as counter:
-            counter.with_context(fetched.audience.context)
-            counter.increment(written)
+        self.count_records(plan.records_sent)
 
 
-def _member_template(fetched: FetchedAudience) -> dict[str, Any]:
-    """Every field of a member record but `member_id`, in schema order."""
-    return {
-        "audience_id": fetched.audience_id,
-        "id_or_slug": fetched.audience.id_or_slug,
-        "institution_id": fetched.institution_id,
-        "institution_public_id": fetched.audience.institution_public_id,
-        "member_id": None,
-        "updated_on": fetched.updated_on.isoformat(),
-    }
-
-
-def _summary_record(fetched: FetchedAudience) -> dict[str, Any]:
+def _summary_record(fetched: FetchedAudience, list_fingerprint: str) -> dict[str, Any]:
     summary = fetched.summary
     return {
         "audience_id": fetched.audience_id,
@@ -167,5 +248,6 @@ def _summary_record(fetched: FetchedAudience) -> dict[str, Any]:
         "member_count": summary.member_count,
         "updated_on": fetched.updated_on.isoformat(),
         "fingerprint": summary.fingerprint,
+        "list_fingerprint": list_fingerprint,
         "fetched_at": fetched.download.downloaded_at.isoformat(),
     }

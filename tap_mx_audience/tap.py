@@ -17,6 +17,7 @@ from typing_extensions import override
 
 from tap_mx_audience.delivery.fastpath import record_transforms
 from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
 from tap_mx_audience.errors import SettingsError, TapMxAudienceError
 from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
@@ -193,6 +194,12 @@ class TapMxAudience(Tap):
             lambda failure: self.logger.error("%s", failure),
         )
 
+    @property
+    @override
+    def state_writer(self) -> ThrottledStateWriter:
+        """STATE at a bounded rate, written without the SDK's copies of the state."""
+        return self.services.state_writer
+
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate without ever quoting a value (the SDK's messages do).
@@ -251,6 +258,8 @@ class TapMxAudience(Tap):
             )
             tap.services.client.authenticate()
             tap.sync_all()
+            tap.services.state_writer.flush()
+            cls.logger.info("%s", tap.services.summary.line())
             tap.services.raise_for_failures()
         except TapMxAudienceError as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
@@ -272,7 +281,8 @@ class TapMxAudience(Tap):
     def _terminate(self, signum: int) -> None:
         """Write the state and leave at once; downloads still running are abandoned."""
         self.logger.warning("Stopped by signal %d; emitting the latest state", signum)
-        self._state_writer.write_state(self.state)
+        self.state_writer.write_state(self.state)
+        self.state_writer.flush()
         self.services.output.flush()
         logging.shutdown()
         os._exit(128 + signum)

@@ -17,9 +17,16 @@ def test_discover_lists_both_streams_without_contacting_the_api(
     assert run.returncode == 0, run.stderr
     streams = {s["tap_stream_id"]: s for s in json.loads(run.stdout)["streams"]}
     members = streams["audience_members"]
-    assert members["key_properties"] == ["audience_id", "institution_id", "member_id"]
+    assert members["key_properties"] == [
+        "id_or_slug",
+        "institution_public_id",
+        "member_id",
+    ]
     assert members["replication_key"] == "updated_on"
-    assert streams["audiences"]["key_properties"] == ["audience_id", "institution_id"]
+    assert streams["audiences"]["key_properties"] == [
+        "id_or_slug",
+        "institution_public_id",
+    ]
 
 
 def test_about_lists_every_setting_and_marks_only_the_secret(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ AWKWARD_IDS = [
 ]
 FAST = "the fast path"
 SDK = "the SDK record pipeline"
-DROPPED = "institution_public_id"
+DROPPED = "institution_id"
 
 
 def _configure(emulator: EmulatorAdmin) -> None:

@@ -77,13 +77,33 @@ def test_newer_audience_sends_full_list_with_new_date(
     assert committed["replication_key_value"] == "2026-11-25"
 
 
-def test_older_audience_sends_nothing_and_bookmark_does_not_move_back(
+def test_older_audience_with_other_members_is_sent_and_bookmark_keeps_its_date(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """The served list is the truth, whatever its date; the date never goes back."""
+    config, first = _first_run(
+        emulator, tmp_path, audience("aud_a", 30, updated_on="2026-11-25")
+    )
+    emulator.patch("aud_a", offset=3, updated_on="2026-11-01")
+    second = run_tap(tmp_path, config, state=first.last_state)
+    assert second.returncode == 0, second.stderr
+    assert set(second.member_ids()) == emulator.members("aud_a")
+    assert {r["updated_on"] for r in second.records("audience_members")} == {
+        "2026-11-01"
+    }
+    assert "is older than the bookmark's 2026-11-25" in second.stderr
+    committed = partition_state(second.last_state, "aud_a", INSTITUTION)
+    assert committed["replication_key_value"] == "2026-11-25"
+    assert committed["fingerprint"] == second.records("audiences")[0]["fingerprint"]
+
+
+def test_older_audience_with_the_same_members_sends_nothing(
     emulator: EmulatorAdmin, tmp_path: Path
 ) -> None:
     config, first = _first_run(
         emulator, tmp_path, audience("aud_a", 30, updated_on="2026-11-25")
     )
-    emulator.patch("aud_a", offset=3, updated_on="2026-11-01")
+    emulator.patch("aud_a", updated_on="2026-11-01")
     second = run_tap(tmp_path, config, state=first.last_state)
     assert second.returncode == 0, second.stderr
     assert second.member_ids() == []

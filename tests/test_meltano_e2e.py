@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +23,10 @@ from tests.support.emulatoradmin import (
     audience,
 )
 from tests.support.meltano_support import (
-    REPO_ROOT,
     MeltanoProject,
     PostgresCluster,
     postgres_env,
+    readme_queries,
     tap_env,
 )
 
@@ -49,14 +48,9 @@ MemberRow = tuple[str, str, str, str]
 
 
 def _current_membership_queries() -> list[str]:
-    """The current-membership query the README documents, exactly as written."""
-    readme = (REPO_ROOT / "README.md").read_text()
-    queries = [
-        query
-        for query in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
-        if "audience_members" in query
-    ]
-    assert len(queries) == 1, "README should document one current-membership query"
+    """The full-mode current-membership query the README documents, as written."""
+    queries = readme_queries("-- Full mode: current members")
+    assert len(queries) == 1, "README should document one full-mode query"
     return queries
 
 

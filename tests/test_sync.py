@@ -44,6 +44,9 @@ def test_every_member_exactly_once_with_keys_and_date(
         "institution_public_id": INSTITUTION,
         "member_id": first["member_id"],
         "updated_on": "2026-11-21",
+        "list_fingerprint": run.records("audiences")[0]["fingerprint"],
+        "left_on": None,
+        "_sdc_deleted_at": None,
     }
 
 

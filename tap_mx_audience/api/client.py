@@ -12,6 +12,7 @@ import datetime
 import email.utils
 import logging
 import tempfile
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import IO
@@ -33,7 +34,9 @@ from tap_mx_audience.settings import Settings
 
 logger = logging.getLogger("tap-mx-audience")
 
-CHUNK_BYTES = 1 << 20
+# Small enough that a slow body still yields chunks between progress lines.
+CHUNK_BYTES = 1 << 16
+PROGRESS_INTERVAL_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 15.0
 TRANSPORT_ERRORS = (
     requests.ConnectionError,
@@ -51,6 +54,7 @@ class DownloadedList:
     content_type: str
     last_modified: datetime.date | None
     downloaded_at: datetime.datetime
+    size: int
 
     def close(self) -> None:
         """Remove the temporary file."""
@@ -114,9 +118,11 @@ class MxAudienceClient:
                 raise ApiError(msg, response.status_code)
             body.seek(0)
             body.truncate()
+            progress = _Progress(audience)
             try:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     body.write(chunk)
+                    progress.advance(len(chunk))
             except TRANSPORT_ERRORS as exc:
                 msg = f"the download was cut short ({_describe(exc)})"
                 raise RetryableError(msg) from None
@@ -127,6 +133,7 @@ class MxAudienceClient:
             content_type=content_type,
             last_modified=_http_date(response.headers.get("Last-Modified")),
             downloaded_at=datetime.datetime.now(datetime.UTC),
+            size=progress.received,
         )
 
     def _get_list(self, audience: AudienceRef) -> requests.Response:
@@ -161,6 +168,28 @@ class MxAudienceClient:
         except TRANSPORT_ERRORS as exc:
             msg = f"could not reach {self._settings.api_url} ({_describe(exc)})"
             raise RetryableError(msg) from None
+
+
+class _Progress:
+    """Logs a long download every `PROGRESS_INTERVAL_SECONDS`: bytes, rate, audience."""
+
+    def __init__(self, audience: AudienceRef) -> None:
+        self._audience = audience
+        self._started = self._logged = time.monotonic()
+        self.received = 0
+
+    def advance(self, size: int) -> None:
+        self.received += size
+        now = time.monotonic()
+        if now - self._logged >= PROGRESS_INTERVAL_SECONDS:
+            self._logged = now
+            rate = self.received / (now - self._started)
+            logger.info(
+                "%s: downloading, %.1f MB so far at %.1f MB/s",
+                self._audience.label,
+                self.received / 1e6,
+                rate / 1e6,
+            )
 
 
 def _bearer(response: requests.Response) -> str:

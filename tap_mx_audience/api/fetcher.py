@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.errors import ApiError, AudienceFailedError
 from tap_mx_audience.lists import ListBody, ListSummary, MalformedListError, read_list
 from tap_mx_audience.settings import Settings
+
+LONG_WAIT_SECONDS = 1.0
 
 
 @dataclass(repr=False)
@@ -59,13 +62,24 @@ class AudienceFetcher:
             thread_name_prefix="mx-download",
         )
 
-    def fetch(self, audience: AudienceRef) -> FetchedAudience:
-        """The checked list of `audience`; raises `AudienceFailedError`."""
+    def fetch(
+        self, audience: AudienceRef, on_long_wait: Callable[[], None] = lambda: None
+    ) -> FetchedAudience:
+        """The checked list of `audience`; raises `AudienceFailedError`.
+
+        `on_long_wait` runs once if the list is not there within
+        `LONG_WAIT_SECONDS`: the caller's chance to use the idle time.
+        """
         self._top_up()
         if self._pending and self._pending[0][0] == audience:
             _, future = self._pending.popleft()
             self._top_up()
+            try:
+                return future.result(timeout=LONG_WAIT_SECONDS)
+            except TimeoutError:
+                on_long_wait()
             return future.result()
+        on_long_wait()
         return self._fetch_now(audience)
 
     def close(self) -> None:

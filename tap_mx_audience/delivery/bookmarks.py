@@ -1,9 +1,10 @@
 """Per-audience bookmarks: when to send an audience's members, and what to keep.
 
-`updated_on` is only a date, so a second change on the same day would be lost
-by a date alone: the bookmark also keeps a fingerprint of the member set. The
-bookmark is written only after the last member record went out, and never
-moves backwards.
+The served list is the truth: an audience is sent whenever its member set
+differs from the last delivered one (the fingerprint in its bookmark), whatever
+its `updated_on` says; a date alone would miss a second change on the same day
+and refuse a list whose date moved backwards. The bookmark is written only
+after the last record went out, and its date never moves backwards.
 """
 
 from __future__ import annotations
@@ -18,20 +19,36 @@ from tap_mx_audience.dates import leading_date
 REPLICATION_KEY = "updated_on"
 FINGERPRINT_KEY = "fingerprint"
 MEMBER_COUNT_KEY = "member_count"
+SNAPSHOT_KEY = "snapshot"
+# Full mode: the id of a run that may have sent part of this audience and not
+# confirmed it; a later run must send it again even if the list looks unchanged.
+IN_FLIGHT_KEY = "delivering"
+_SDK_PROGRESS_KEY = "progress_markers"
 
 
 class Decision(Enum):
     """What to do with one audience's members this sync, and why."""
 
-    SEND = "changed since the bookmark"
-    SKIP_OLDER = "older than the bookmark"
+    SEND_FIRST = "no bookmark yet"
+    SEND_NO_FINGERPRINT = (
+        "the bookmark has a date but no fingerprint, so whether the members "
+        "changed is unknown"
+    )
+    SEND_CHANGED = "the member set changed since the bookmark"
+    SEND_INTERRUPTED = "an earlier run stopped before confirming its delivery"
+    BASELINE = "unchanged; keeping its first snapshot (the bookmark has none)"
     SKIP_UNCHANGED = "unchanged since the bookmark"
     SKIP_BEFORE_START = "updated before start_date"
 
     @property
     def sends(self) -> bool:
-        """Whether the members are sent."""
-        return self is Decision.SEND
+        """Whether member records are sent."""
+        return self.name.startswith("SEND")
+
+    @property
+    def commits(self) -> bool:
+        """Whether the bookmark moves to the served list."""
+        return self.sends or self is Decision.BASELINE
 
 
 @dataclass(frozen=True)
@@ -40,45 +57,100 @@ class Bookmark:
 
     updated_on: datetime.date | None
     fingerprint: str | None
+    snapshot: str | None
+    in_flight: str | None
 
     @classmethod
     def read(cls, partition_state: dict[str, Any]) -> Bookmark:
         """Read the committed values; a cut-short run's progress markers are ignored."""
-        updated_on = leading_date(partition_state.get("replication_key_value"))
-        fingerprint = partition_state.get(FINGERPRINT_KEY)
-        return cls(updated_on, fingerprint if isinstance(fingerprint, str) else None)
+        return cls(
+            updated_on=leading_date(partition_state.get("replication_key_value")),
+            fingerprint=_text(partition_state.get(FINGERPRINT_KEY)),
+            snapshot=_text(partition_state.get(SNAPSHOT_KEY)),
+            in_flight=_text(partition_state.get(IN_FLIGHT_KEY)),
+        )
 
-    def decide(
+    def decide(  # noqa: PLR0911 - one return per rule reads best
         self,
-        updated_on: datetime.date,
         fingerprint: str,
+        updated_on: datetime.date,
         start_date: datetime.date | None,
+        *,
+        unconfirmed: bool,
+        needs_snapshot: bool,
     ) -> Decision:
-        """Send unless the list is older, or the same date and the same members."""
+        """Send unless the served member set is the one last delivered.
+
+        `unconfirmed`: some earlier delivery may have been applied in part
+        (changes mode: snapshots written after the confirmed one; full mode:
+        an in-flight mark from another run). `needs_snapshot`: changes mode
+        without a confirmed snapshot to diff against next time.
+        """
         if start_date is not None and updated_on < start_date:
             return Decision.SKIP_BEFORE_START
-        if self.updated_on is None or updated_on > self.updated_on:
-            return Decision.SEND
-        if updated_on < self.updated_on:
-            return Decision.SKIP_OLDER
-        if fingerprint == self.fingerprint:
-            return Decision.SKIP_UNCHANGED
-        return Decision.SEND
+        if self.fingerprint is None:
+            if self.updated_on is None:
+                return Decision.SEND_FIRST
+            return Decision.SEND_NO_FINGERPRINT
+        if fingerprint != self.fingerprint:
+            return Decision.SEND_CHANGED
+        if unconfirmed:
+            return Decision.SEND_INTERRUPTED
+        if needs_snapshot and self.snapshot is None:
+            return Decision.BASELINE
+        return Decision.SKIP_UNCHANGED
+
+    def is_backwards(self, updated_on: datetime.date) -> bool:
+        """Whether a served date is older than the bookmark's."""
+        return self.updated_on is not None and updated_on < self.updated_on
+
+
+def mark_in_flight(partition_state: dict[str, Any], run_id: str) -> bool:
+    """Record, before any of this run's records, that this run may send here.
+
+    Only a delivered audience needs the mark (without a bookmark everything is
+    sent anyway). A mark left by an earlier run is kept: that run's records may
+    still be in the target, unconfirmed. True if a mark was added.
+    """
+    if FINGERPRINT_KEY not in partition_state or IN_FLIGHT_KEY in partition_state:
+        return False
+    partition_state[IN_FLIGHT_KEY] = run_id
+    return True
+
+
+def clear_own_mark(partition_state: dict[str, Any], run_id: str) -> None:
+    """Drop this run's in-flight mark where it sent nothing."""
+    if partition_state.get(IN_FLIGHT_KEY) == run_id:
+        del partition_state[IN_FLIGHT_KEY]
 
 
 def commit(
     partition_state: dict[str, Any],
+    *,
     updated_on: datetime.date,
     fingerprint: str,
     member_count: int,
+    snapshot: str | None,
 ) -> None:
-    """Record a delivered audience (`decide` never sends an older list).
+    """Record a delivered audience; the date never moves backwards.
 
     The SDK's progress markers for it go: singer-sdk would promote them to the
     bookmark at the end of the sync, even where they are lower.
     """
-    partition_state.pop("progress_markers", None)
+    kept = leading_date(partition_state.get("replication_key_value"))
+    partition_state.pop(_SDK_PROGRESS_KEY, None)
+    partition_state.pop(IN_FLIGHT_KEY, None)
     partition_state["replication_key"] = REPLICATION_KEY
-    partition_state["replication_key_value"] = updated_on.isoformat()
+    partition_state["replication_key_value"] = max(
+        updated_on, kept or updated_on
+    ).isoformat()
     partition_state[FINGERPRINT_KEY] = fingerprint
     partition_state[MEMBER_COUNT_KEY] = member_count
+    if snapshot is None:
+        partition_state.pop(SNAPSHOT_KEY, None)
+    else:
+        partition_state[SNAPSHOT_KEY] = snapshot
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

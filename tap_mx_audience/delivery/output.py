@@ -14,8 +14,9 @@ the output never holds a line cut in two.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from singer_sdk.singerlib import Message, SingerMessageType
 from singer_sdk.singerlib.encoding import GenericSingerWriter
@@ -43,6 +44,16 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         self._buffer += self.format_message(message)
         if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
             self.flush()
+
+    def write_state(self, value: Mapping[str, Any]) -> None:
+        """Write a STATE message straight from the state, and flush.
+
+        The SDK's `StateMessage` would copy the whole state on the way.
+        """
+        line = serialize_json({"type": SingerMessageType.STATE.value, "value": value})
+        with self._writing():
+            self._buffer += line.encode() + b"\n"
+            self._write_buffer()
 
     def write_lines(self, *parts: bytes) -> None:
         """Write ready-made message lines (the fast path's records).

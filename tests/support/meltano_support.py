@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -207,3 +208,13 @@ def postgres_env(cluster: PostgresCluster, database: str) -> dict[str, str]:
         "TARGET_POSTGRES_PASSWORD": "unused",
         "TARGET_POSTGRES_DATABASE": database,
     }
+
+
+def readme_queries(first_line: str) -> list[str]:
+    """The README's SQL blocks whose first line starts with `first_line`."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    return [
+        query
+        for query in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
+        if query.startswith(first_line)
+    ]
