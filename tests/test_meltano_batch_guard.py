@@ -57,8 +57,8 @@ def _catalog(
         ),
         (
             {},
-            ("audience_members", ["properties", "id_or_slug"]),
-            "deselected properties: id_or_slug on stream 'audience_members'",
+            ("audience_members", ["properties", "audience_id"]),
+            "deselected properties: audience_id on stream 'audience_members'",
         ),
         (
             {},
