@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from tap_mx_audience.api import AudienceFetcher, MxAudienceClient
+from tap_mx_audience.api import AudienceFetcher, FetchedAudience, MxAudienceClient
+from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery.output import BufferedSingerWriter
 from tap_mx_audience.delivery.plan import DeliveryPlan
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
@@ -74,6 +75,7 @@ class SyncServices:
         self.summary = RunSummary()
         self.state_writer = ThrottledStateWriter(output)
         self.run_id = datetime.datetime.now(datetime.UTC).isoformat()
+        self._identities: dict[tuple[str, str], AudienceRef] = {}
 
     @cached_property
     def settings(self) -> Settings:
@@ -89,6 +91,21 @@ class SyncServices:
     def fetcher(self) -> AudienceFetcher:
         """Downloads the lists, ahead of the stream, for this sync."""
         return AudienceFetcher(self.client, self.settings)
+
+    def claim_identity(self, fetched: FetchedAudience) -> AudienceRef | None:
+        """The configured audience that already showed the same API identity, if any.
+
+        One audience configured twice (once by slug, once by id) would be
+        delivered twice under two keys; the body's `audience_id` reveals it.
+        """
+        reported = fetched.summary.audience_id
+        if reported is None:
+            return None
+        institution = (
+            fetched.summary.institution_id or fetched.audience.institution_public_id
+        )
+        first = self._identities.setdefault((reported, institution), fetched.audience)
+        return None if first == fetched.audience else first
 
     def report_failure(self, failure: AudienceFailedError) -> None:
         """Record an audience that could not be delivered; the sync goes on."""

@@ -109,6 +109,14 @@ class AudiencesStream(_MxStream):
         except AudienceFailedError as failure:
             self._fail(audience, failure)
             return
+        if (first := self._services.claim_identity(fetched)) is not None:
+            fetched.close()
+            reason = (
+                f"is the same audience as {first.label} (the API reports "
+                f"audience_id '{fetched.audience_id}' for both); configure it once"
+            )
+            self._fail(audience, AudienceFailedError(audience, reason))
+            return
         try:
             yield from self._deliver(fetched)
         finally:

@@ -43,3 +43,19 @@ def test_failed_audiences_are_named_and_the_others_delivered(
         assert f"audience '{name}' (institution '{INSTITUTION}')" in last_line
         assert reason in last_line
     assert "Traceback" not in run.stderr
+
+
+def test_one_audience_configured_by_slug_and_by_id_fails_the_second(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    emulator.configure([audience("aud_vip", 12, slug="vip"), audience("aud_b", 3)])
+    run = run_tap(tmp_path, emulator.tap_config("vip", "aud_b", "aud_vip"))
+    assert run.returncode == 1
+    assert sorted(run.member_ids("vip")) == sorted(emulator.members("aud_vip"))
+    assert run.member_ids("aud_vip") == []
+    assert len(run.member_ids("aud_b")) == 3
+    assert (
+        "audience 'aud_vip' (institution 'INST_TEST'): is the same audience as "
+        "audience 'vip' (institution 'INST_TEST') (the API reports audience_id "
+        "'aud_vip' for both); configure it once"
+    ) in run.error_lines()[-1]
