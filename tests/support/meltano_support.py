@@ -139,7 +139,11 @@ class MeltanoProject:
     env: dict[str, str] = field(default_factory=dict)
 
     def command(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+        timeout: float = 600,
     ) -> MeltanoRun:
         """Run `meltano ARGS` in the repo root with this project's isolation."""
         if not MELTANO.exists():
@@ -159,7 +163,8 @@ class MeltanoProject:
                 **self.env,
                 **(env or {}),
             },
-            stdin=subprocess.DEVNULL,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
             text=True,
             timeout=timeout,
