@@ -258,3 +258,29 @@ def test_a_missing_backend_names_the_setting_and_the_extra(
 def test_an_unknown_scheme_names_the_setting() -> None:
     with pytest.raises(SettingsError, match=r"^Setting 'snapshot_store' is not a"):
         SnapshotStore("nosuchscheme://bucket/x")
+
+
+def test_a_list_whose_members_do_not_match_its_fingerprint_is_not_stored(
+    tmp_path: Path, bucketed: BucketedList
+) -> None:
+    store = SnapshotStore(str(tmp_path))
+
+    with pytest.raises(SnapshotError, match="do not match its fingerprint"):
+        store.write(AUDIENCE, bucketed, "xxh3sum:1:0000000000000000", DAY)
+
+    assert store.snapshots(AUDIENCE) == []
+
+
+@pytest.mark.usefixtures("s3_endpoint")
+def test_a_missing_bucket_fails_the_write_in_one_line(bucketed: BucketedList) -> None:
+    store = SnapshotStore(
+        "s3://no-such-bucket/snapshots", tries=2, first_wait_seconds=0
+    )
+
+    with pytest.raises(SnapshotStoreError) as failure:
+        write(store, bucketed)
+
+    assert str(failure.value).startswith(
+        "snapshot_store 's3://no-such-bucket/snapshots': upload failed after 1 try"
+    )
+    assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(failure.value)

@@ -131,13 +131,17 @@ class BucketedList:
                 self._spilled[index] = True
                 pending.clear()
 
-    def sorted_buckets(self) -> Iterator[tuple[int, list[str]]]:
-        """Each bucket's ids, sorted, from bucket 0 to 255, one bucket in memory."""
+    def buckets(self) -> Iterator[tuple[int, list[str]]]:
+        """Each bucket's ids, from bucket 0 to 255, one bucket in memory."""
         for index, pending in enumerate(self._pending):
             blob = b"".join(pending)
             if self._spilled[index] and self._directory is not None:
                 blob = (self._directory / f"{index:03d}").read_bytes() + blob
-            ids = decode_ids(blob)
+            yield index, decode_ids(blob)
+
+    def sorted_buckets(self) -> Iterator[tuple[int, list[str]]]:
+        """The same, each bucket sorted: what snapshots store (it compresses better)."""
+        for index, ids in self.buckets():
             ids.sort()
             yield index, ids
 

@@ -54,7 +54,7 @@ def diff(
     later_dates = [source.updated_on for source in history[1:]]
     later_dates.append(served_updated_on)
     sides = zip(
-        served.sorted_buckets(),
+        served.buckets(),
         *(source.buckets() for source in history),
         strict=True,
     )

@@ -19,10 +19,11 @@ import io
 import logging
 import os
 import re
+import string
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -56,7 +57,7 @@ _NAME = re.compile(
     r"(?P<sequence>\d{12})-xxh3sum-(?P<count>\d+)-(?P<hex>[0-9a-f]{16})\.snap"
 )
 _PART_SUFFIX = ".part"
-_SAFE_SEGMENT = re.compile(rb"[A-Za-z0-9_-]")
+_SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "_-").encode())
 _MAX_SEGMENT = 200
 _Result = TypeVar("_Result")
 
@@ -88,7 +89,7 @@ def segment(value: str) -> str:
     appears in an encoded string, so the two forms cannot collide).
     """
     encoded = "".join(
-        chr(byte) if _SAFE_SEGMENT.fullmatch(bytes([byte])) else f"%{byte:02X}"
+        chr(byte) if byte in _SAFE_BYTES else f"%{byte:02X}"
         for byte in value.encode("utf-8", "surrogatepass")
     )
     if len(encoded) > _MAX_SEGMENT:
@@ -100,7 +101,7 @@ def segment(value: str) -> str:
 def redacted(url: str) -> str:
     """The store URL as messages show it: no credentials, query or fragment."""
     parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
+    if not parts.scheme:
         return url
     return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
 
@@ -224,7 +225,12 @@ class SnapshotStore:
             stale = match is None and name.endswith(_PART_SUFFIX)
             old = match is not None and int(match["sequence"]) < keep_from_sequence
             if stale or old:
-                self._retrying("delete", partial(self._fs.rm_file, f"{folder}/{name}"))
+                self._retrying("delete", partial(self._remove, f"{folder}/{name}"))
+
+    def _remove(self, path: str) -> None:
+        """Delete a file; one already gone is what was wanted."""
+        with suppress(FileNotFoundError):
+            self._fs.rm_file(path)
 
     def _names(self, audience: AudienceRef) -> list[str]:
         folder = self.folder(audience)
@@ -249,13 +255,13 @@ class SnapshotStore:
         path = f"{self.folder(audience)}/{name}"
         fingerprint = f"xxh3sum:{match['count']}:{match['hex']}"
         label = self._label(audience, name)
+        start = self._retrying(
+            "read",
+            lambda: self._fs.cat_file(path, start=0, end=HEADER_READ_BYTES),
+            missing=label,
+        )
         try:
-            start = self._retrying(
-                "read", lambda: self._fs.cat_file(path, start=0, end=HEADER_READ_BYTES)
-            )
             header, _ = read_header(io.BytesIO(start))
-        except FileNotFoundError as exc:
-            raise SnapshotError(f"{label} is missing") from exc
         except SnapshotFormatError as exc:
             raise SnapshotError(f"{label} {exc}") from exc
         if header.fingerprint != fingerprint:
@@ -282,14 +288,19 @@ class SnapshotStore:
             return
         with tempfile.TemporaryDirectory(prefix="mx-snapshot-") as scratch:
             local = Path(scratch) / "download.snap"
-            try:
-                self._retrying("download", lambda: self._fs.get_file(path, local))
-            except FileNotFoundError as exc:
-                raise SnapshotError(f"{label} is missing") from exc
+            self._retrying(
+                "download", lambda: self._fs.get_file(path, local), missing=label
+            )
             yield local
 
-    def _retrying(self, action: str, call: Callable[[], _Result]) -> _Result:
-        """Run one store call, retrying what may be transient; then fail in one line."""
+    def _retrying(
+        self, action: str, call: Callable[[], _Result], missing: str | None = None
+    ) -> _Result:
+        """Run one store call, retrying what may be transient; then fail in one line.
+
+        A missing file is the snapshot `missing` names, when reading one; a
+        missing bucket or folder on a write is the store's problem.
+        """
 
         def log(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
             logger.warning(
@@ -314,14 +325,20 @@ class SnapshotStore:
         )(call)
         try:
             return retried()
-        except FileNotFoundError:
-            raise
+        except FileNotFoundError as exc:
+            if missing is not None:
+                raise SnapshotError(f"{missing} is missing") from exc
+            raise self._failed(action, exc, 1) from exc
         except Exception as exc:
-            tries = 1 if _permanent(exc) else self._tries
-            raise SnapshotStoreError(
-                f"{SETTING} '{self.label}': {action} failed after {tries} "
-                f"{'try' if tries == 1 else 'tries'} ({_brief(exc)})"
+            raise self._failed(
+                action, exc, 1 if _permanent(exc) else self._tries
             ) from exc
+
+    def _failed(self, action: str, exc: Exception, tries: int) -> SnapshotStoreError:
+        return SnapshotStoreError(
+            f"{SETTING} '{self.label}': {action} failed after {tries} "
+            f"{'try' if tries == 1 else 'tries'} ({_brief(exc)})"
+        )
 
 
 class SnapshotReader:
