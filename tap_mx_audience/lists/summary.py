@@ -52,6 +52,11 @@ class MemberFingerprint:
         self._total += sum(map(xxhash.xxh3_64_intdigest, ids))
         self.count += len(ids)
 
+    def add_hashes(self, hashes: list[int]) -> None:
+        """Fold in ids already hashed with xxh3_64 (bucketing hashes them anyway)."""
+        self._total += sum(hashes)
+        self.count += len(hashes)
+
     def add_checked(self, ids: list[str]) -> None:
         """Check a batch of parsed ids, then fold it in."""
         check_ids(ids, self.count)
