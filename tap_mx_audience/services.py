@@ -18,6 +18,7 @@ from tap_mx_audience.api import AudienceFetcher, FetchedAudience, MxAudienceClie
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery.output import BufferedSingerWriter
 from tap_mx_audience.delivery.plan import DeliveryPlan
+from tap_mx_audience.delivery.snapshots import SnapshotStore
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
 from tap_mx_audience.errors import AudienceFailedError, SyncIncompleteError
 from tap_mx_audience.settings import Settings
@@ -86,6 +87,12 @@ class SyncServices:
     def client(self) -> MxAudienceClient:
         """The MX API client, with its token, for this sync."""
         return MxAudienceClient(self.settings)
+
+    @cached_property
+    def snapshot_store(self) -> SnapshotStore | None:
+        """Changes mode's store of delivered member sets; None in full mode."""
+        url = self.settings.snapshot_store
+        return None if url is None else SnapshotStore(url)
 
     @cached_property
     def fetcher(self) -> AudienceFetcher:

@@ -38,6 +38,7 @@ class Settings:
     response_format: ResponseFormat = ResponseFormat.JSON
     start_date: datetime.date | None = None
     csv_member_column: str | None = None
+    snapshot_store: str | None = None
     parallel_downloads: int = DEFAULT_PARALLEL_DOWNLOADS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -54,6 +55,7 @@ class Settings:
             response_format=_response_format(config.get("response_format")),
             start_date=_start_date(config.get("start_date")),
             csv_member_column=_optional_text(config, "csv_member_column"),
+            snapshot_store=_optional_text(config, "snapshot_store"),
             parallel_downloads=_number(
                 config, "parallel_downloads", DEFAULT_PARALLEL_DOWNLOADS, bounds=(1, 32)
             ),

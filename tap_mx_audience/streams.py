@@ -19,11 +19,12 @@ from typing_extensions import override
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery import bookmarks, fastpath
 from tap_mx_audience.delivery.plan import DeliveryPlan
-from tap_mx_audience.errors import AudienceFailedError
+from tap_mx_audience.errors import AudienceFailedError, TapMxAudienceError
 from tap_mx_audience.schemas import (
     AUDIENCE_KEY,
     AUDIENCE_MEMBERS_SCHEMA,
     AUDIENCES_SCHEMA,
+    MEMBERSHIP_CHANGES_SCHEMA,
 )
 from tap_mx_audience.services import SyncServices
 
@@ -135,18 +136,43 @@ class AudiencesStream(_MxStream):
         if members is None:
             yield _summary_record(fetched, fetched.summary.fingerprint)
             return
-        plan = DeliveryPlan.full_mode(
-            fetched,
-            members.get_context_state(fetched.audience.context),
-            run_id=self._services.run_id,
-            start_date=self._services.settings.start_date,
-        )
+        try:
+            plan = self._plan(
+                fetched, members.get_context_state(fetched.audience.context)
+            )
+        except TapMxAudienceError as exc:
+            self._fail(
+                fetched.audience, AudienceFailedError(fetched.audience, str(exc))
+            )
+            return
         self._current = plan
-        yield _summary_record(fetched, plan.list_fingerprint)
+        try:
+            yield _summary_record(fetched, plan.list_fingerprint)
+        finally:
+            plan.close()
         # The children have run: what they wrote is out, the bookmark may follow.
         plan.commit()
         self._services.summary.add(plan)
         self._tap.state_writer.write_state(self.tap_state)
+
+    def _plan(
+        self, fetched: FetchedAudience, partition_state: dict[str, Any]
+    ) -> DeliveryPlan:
+        settings, store = self._services.settings, self._services.snapshot_store
+        if store is None:
+            return DeliveryPlan.full_mode(
+                fetched,
+                partition_state,
+                run_id=self._services.run_id,
+                start_date=settings.start_date,
+            )
+        return DeliveryPlan.changes_mode(
+            fetched,
+            partition_state,
+            store=store,
+            run_id=self._services.run_id,
+            start_date=settings.start_date,
+        )
 
     def _start_run(self) -> None:
         """Mark every audience in flight, in a STATE ahead of any member record.
@@ -218,11 +244,37 @@ class AudienceMembersStream(_MxStream):
                 fetched.updated_on,
                 plan.bookmark.updated_on,
             )
-        if plan.decision.sends:
-            yield from self._send(plan)
-            plan.members_written = True
+        if not plan.decision.sends:
+            return
+        if plan.changes is None:
+            yield from self._send_all(plan)
+        else:
+            yield from self._send_changes(plan)
+        plan.members_written = True
 
-    def _send(self, plan: DeliveryPlan) -> Iterable[Record]:
+    def _send_changes(self, plan: DeliveryPlan) -> Iterable[Record]:
+        """Who joined (`left_on` null) and who left, through the SDK: they are few."""
+        assert plan.changes is not None  # noqa: S101 - checked by the caller
+        self.logger.info(
+            "%s: %d joined, %d left",
+            plan.fetched.audience.label,
+            plan.changes.joined,
+            plan.changes.left,
+        )
+        template = plan.member_template()
+        for member_id, left_on in plan.changes.entries():
+            if left_on is None:
+                yield {**template, "member_id": member_id}
+            else:
+                yield {
+                    **template,
+                    "member_id": member_id,
+                    "left_on": left_on.isoformat(),
+                    "_sdc_deleted_at": f"{left_on.isoformat()}T00:00:00+00:00",
+                }
+            plan.records_sent += 1
+
+    def _send_all(self, plan: DeliveryPlan) -> Iterable[Record]:
         """Yield member records through the SDK, or write them directly when safe."""
         fetched = plan.fetched
         template = plan.member_template()
@@ -243,6 +295,60 @@ class AudienceMembersStream(_MxStream):
             self._services.output, self.name, template, fetched
         )
         self.count_records(plan.records_sent)
+
+
+class MembershipChangesStream(_MxStream):
+    """One record per member who joined or left an audience (changes mode only)."""
+
+    name = "membership_changes"
+    parent_stream_type = AudiencesStream
+    primary_keys: ClassVar[list[str]] = [
+        *AUDIENCE_KEY,
+        "member_id",
+        "change",
+        "observed_at",
+    ]
+    replication_key = None
+    schema = MEMBERSHIP_CHANGES_SCHEMA
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[Record]:
+        assert context is not None  # noqa: S101 - always called by the parent
+        plan: DeliveryPlan = context[PLAN_CONTEXT_KEY]
+        if plan.snapshot is None or not plan.decision.sends:
+            return
+        fetched = plan.fetched
+        event = {
+            **{key: plan.member_template()[key] for key in _EVENT_AUDIENCE_FIELDS},
+            "member_id": None,
+            "change": "joined",
+            "updated_on": fetched.updated_on.isoformat(),
+            "list_fingerprint": fetched.summary.fingerprint,
+            "observed_at": fetched.download.downloaded_at.isoformat(),
+        }
+        if plan.changes is None:
+            for batch in fetched.body.member_batches():
+                for member_id in batch:
+                    yield {**event, "member_id": member_id}
+            return
+        for member_id, left_on in plan.changes.entries():
+            if left_on is None:
+                yield {**event, "member_id": member_id}
+            else:
+                yield {
+                    **event,
+                    "member_id": member_id,
+                    "change": "left",
+                    "updated_on": left_on.isoformat(),
+                }
+
+
+_EVENT_AUDIENCE_FIELDS = (
+    "audience_id",
+    "id_or_slug",
+    "institution_id",
+    "institution_public_id",
+)
 
 
 def _summary_record(fetched: FetchedAudience, list_fingerprint: str) -> dict[str, Any]:

@@ -27,7 +27,11 @@ from tap_mx_audience.settings import (
     DEFAULT_REQUEST_TIMEOUT_SECONDS,
     Settings,
 )
-from tap_mx_audience.streams import AudienceMembersStream, AudiencesStream
+from tap_mx_audience.streams import (
+    AudienceMembersStream,
+    AudiencesStream,
+    MembershipChangesStream,
+)
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -129,6 +133,14 @@ class TapMxAudience(Tap):
             "(default: member_id, user_guid, guid or id, whichever is present).",
         ),
         th.Property(
+            "snapshot_store",
+            th.StringType,
+            title="Snapshot store",
+            description="Changes mode: a directory or fsspec URL (file://, s3://, "
+            "gs://, az://) where the tap keeps each delivered member set, so that "
+            "only members who joined or left are sent. Unset: full mode.",
+        ),
+        th.Property(
             "parallel_downloads",
             th.IntegerType,
             default=DEFAULT_PARALLEL_DOWNLOADS,
@@ -166,6 +178,7 @@ class TapMxAudience(Tap):
         return [
             AudiencesStream(self, self.services),
             AudienceMembersStream(self, self.services),
+            MembershipChangesStream(self, self.services),
         ]
 
     @override
@@ -176,6 +189,15 @@ class TapMxAudience(Tap):
         are known, before anything is written.
         """
         super().setup_mapper()
+        changes, members = (
+            self.streams[name] for name in ("membership_changes", "audience_members")
+        )
+        if changes.selected and not members.selected:
+            msg = (
+                "Stream 'membership_changes' needs stream 'audience_members' "
+                "selected: its bookmarks record what was delivered"
+            )
+            raise SettingsError(msg)
         if self.config.get("batch_config"):
             for stream in self.streams.values():
                 if problem := _batch_conflict(stream):
@@ -257,6 +279,7 @@ class TapMxAudience(Tap):
                 validate_config=True,
             )
             tap.services.client.authenticate()
+            _ = tap.services.snapshot_store  # a missing backend stops the run here
             tap.sync_all()
             tap.services.state_writer.flush()
             cls.logger.info("%s", tap.services.summary.line())

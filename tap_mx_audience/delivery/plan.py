@@ -15,6 +15,14 @@ from typing import Any
 from tap_mx_audience.api import FetchedAudience
 from tap_mx_audience.delivery import bookmarks
 from tap_mx_audience.delivery.bookmarks import Bookmark, Decision
+from tap_mx_audience.delivery.buckets import BucketedList
+from tap_mx_audience.delivery.changes import (
+    ChangeSet,
+    History,
+    snapshot_of,
+    work_out_changes,
+)
+from tap_mx_audience.delivery.snapshots import SnapshotStore
 
 
 @dataclass(repr=False)
@@ -30,6 +38,10 @@ class DeliveryPlan:
     """Set by `audience_members` once every member record is out."""
     records_sent: int = 0
     """How many member records `audience_members` sent."""
+    changes: ChangeSet | None = None
+    """Changes mode: who joined and left; None when every member is sent."""
+    snapshot: str | None = None
+    """Changes mode: the served list's snapshot, confirmed by the commit."""
 
     def __repr__(self) -> str:
         """Short, because singer-sdk logs stream contexts in its metrics."""
@@ -54,6 +66,38 @@ class DeliveryPlan:
             needs_snapshot=False,
         )
         return cls(fetched, bookmark, decision, partition_state, run_id)
+
+    @classmethod
+    def changes_mode(
+        cls,
+        fetched: FetchedAudience,
+        partition_state: dict[str, Any],
+        *,
+        store: SnapshotStore,
+        run_id: str,
+        start_date: datetime.date | None,
+    ) -> DeliveryPlan:
+        """Send who joined and who left since the snapshots the target may hold.
+
+        The served list's snapshot is in the store when this returns, before
+        any record of the delivery.
+        """
+        bookmark = Bookmark.read(partition_state)
+        history = History.look_up(store, fetched, bookmark)
+        decision = bookmark.decide(
+            fetched.summary.fingerprint,
+            fetched.updated_on,
+            start_date,
+            unconfirmed=bool(history.unconfirmed),
+            needs_snapshot=True,
+        )
+        plan = cls(fetched, bookmark, decision, partition_state, run_id)
+        if decision.commits:
+            with BucketedList(fetched.body.member_batches()) as bucketed:
+                if decision.sends and not history.empty:
+                    plan.changes = work_out_changes(store, fetched, history, bucketed)
+                plan.snapshot = snapshot_of(store, fetched, bucketed).name
+        return plan
 
     @property
     def list_fingerprint(self) -> str:
@@ -84,7 +128,7 @@ class DeliveryPlan:
             "_sdc_deleted_at": None,
         }
 
-    def commit(self, snapshot: str | None = None) -> None:
+    def commit(self) -> None:
         """Move the bookmark to the served list, or drop this run's mark.
 
         A plan whose members were to be sent but were not (a stream map that
@@ -101,9 +145,10 @@ class DeliveryPlan:
             updated_on=self.fetched.updated_on,
             fingerprint=summary.fingerprint,
             member_count=summary.member_count,
-            snapshot=snapshot,
+            snapshot=self.snapshot,
         )
 
-    def abandon(self) -> None:
-        """Nothing was sent after all (the audience failed): drop this run's mark."""
-        bookmarks.clear_own_mark(self.partition_state, self.run_id)
+    def close(self) -> None:
+        """Remove the worked-out changes, if any."""
+        if self.changes is not None:
+            self.changes.close()
