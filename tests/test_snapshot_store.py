@@ -21,12 +21,8 @@ import pytest
 
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery.buckets import BUCKETS, BucketedList
-from tap_mx_audience.delivery.snapshots import (
-    SnapshotError,
-    SnapshotRef,
-    SnapshotStore,
-    SnapshotStoreError,
-)
+from tap_mx_audience.delivery.snapshots import SnapshotRef, SnapshotStore
+from tap_mx_audience.delivery.storecalls import SnapshotError, SnapshotStoreError
 from tap_mx_audience.errors import SettingsError
 from tests.support.s3server import CREDENTIALS, s3_server
 

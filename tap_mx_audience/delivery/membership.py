@@ -79,7 +79,7 @@ def _bucket_changes(
     left: list[tuple[str, datetime.date]] = []
     for held, left_on in zip(reversed(past), reversed(later_dates), strict=True):
         found = gone & held
-        left.extend((member, left_on) for member in sorted(found))
+        left.extend((member, left_on) for member in found)
         gone -= found
     left.sort()
     return ChangeBatch(sorted(joined), left)

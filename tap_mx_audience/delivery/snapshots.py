@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import datetime
 import io
-import logging
 import os
 import re
 import string
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 from urllib.parse import urlsplit
 
-import backoff
 import fsspec
 import xxhash
 from fsspec.implementations.local import LocalFileSystem
@@ -45,11 +43,14 @@ from tap_mx_audience.delivery.snapshotfile import (
     read_header,
     write_snapshot,
 )
-from tap_mx_audience.errors import SettingsError, TapMxAudienceError
+from tap_mx_audience.delivery.storecalls import (
+    SETTING,
+    SnapshotError,
+    StoreCalls,
+    redacted,
+)
+from tap_mx_audience.errors import SettingsError
 
-logger = logging.getLogger("tap-mx-audience")
-
-SETTING = "snapshot_store"
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"} | dict.fromkeys(
     ("az", "abfs", "abfss", "adl"), "azure"
 )
@@ -59,15 +60,6 @@ _NAME = re.compile(
 _PART_SUFFIX = ".part"
 _SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "_-").encode())
 _MAX_SEGMENT = 200
-_Result = TypeVar("_Result")
-
-
-class SnapshotStoreError(TapMxAudienceError):
-    """The store could not be reached or refused access, after any retries."""
-
-
-class SnapshotError(TapMxAudienceError):
-    """A snapshot that should be there is missing, cut short or corrupt."""
 
 
 @dataclass(frozen=True)
@@ -98,14 +90,6 @@ def segment(value: str) -> str:
     return encoded
 
 
-def redacted(url: str) -> str:
-    """The store URL as messages show it: no credentials, query or fragment."""
-    parts = urlsplit(url)
-    if not parts.scheme:
-        return url
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
-
-
 class SnapshotStore:
     """Where snapshots are written, listed, read back and pruned."""
 
@@ -119,8 +103,7 @@ class SnapshotStore:
     ) -> None:
         """Resolve the URL to a filesystem; a missing backend is a settings error."""
         self.label = redacted(url)
-        self._tries = tries
-        self._first_wait = first_wait_seconds
+        self._retrying = StoreCalls(self.label, tries, first_wait_seconds)
         try:
             self._fs, root = fsspec.core.url_to_fs(
                 url, skip_instance_cache=True, **(storage_options or {})
@@ -293,53 +276,6 @@ class SnapshotStore:
             )
             yield local
 
-    def _retrying(
-        self, action: str, call: Callable[[], _Result], missing: str | None = None
-    ) -> _Result:
-        """Run one store call, retrying what may be transient; then fail in one line.
-
-        A missing file is the snapshot `missing` names, when reading one; a
-        missing bucket or folder on a write is the store's problem.
-        """
-
-        def log(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
-            logger.warning(
-                "%s '%s': %s failed (%s); retry %d in %.2fs",
-                SETTING,
-                self.label,
-                action,
-                _brief(details["exception"]),
-                details["tries"],
-                details["wait"],
-            )
-
-        retried = backoff.on_exception(
-            backoff.expo,
-            Exception,
-            giveup=_permanent,
-            max_tries=self._tries,
-            factor=self._first_wait,
-            jitter=None,
-            logger=None,
-            on_backoff=log,
-        )(call)
-        try:
-            return retried()
-        except FileNotFoundError as exc:
-            if missing is not None:
-                raise SnapshotError(f"{missing} is missing") from exc
-            raise self._failed(action, exc, 1) from exc
-        except Exception as exc:
-            raise self._failed(
-                action, exc, 1 if _permanent(exc) else self._tries
-            ) from exc
-
-    def _failed(self, action: str, exc: Exception, tries: int) -> SnapshotStoreError:
-        return SnapshotStoreError(
-            f"{SETTING} '{self.label}': {action} failed after {tries} "
-            f"{'try' if tries == 1 else 'tries'} ({_brief(exc)})"
-        )
-
 
 class SnapshotReader:
     """One open snapshot: its list's date, and its buckets in order."""
@@ -368,22 +304,3 @@ class SnapshotReader:
             yield from read_buckets(self._file, self._header)
         except SnapshotFormatError as exc:
             raise SnapshotError(f"{self._label} {exc}") from exc
-
-
-def _permanent(exc: Exception) -> bool:
-    """Failures no retry can fix: a missing file, denied access, our own errors."""
-    return isinstance(
-        exc,
-        FileNotFoundError
-        | PermissionError
-        | IsADirectoryError
-        | NotADirectoryError
-        | TapMxAudienceError,
-    )
-
-
-def _brief(exc: BaseException) -> str:
-    """An exception as one short line without URL credentials or queries."""
-    text = re.sub(r"//[^/@\s]*@", "//", str(exc))
-    text = re.sub(r"\?[^\s\"']*", "", text)
-    return f"{type(exc).__name__}: {' '.join(text.split())[:200]}"
