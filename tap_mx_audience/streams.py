@@ -87,6 +87,8 @@ class AudiencesStream(_MxStream):
     name = "audiences"
     primary_keys: ClassVar[list[str]] = list(AUDIENCE_KEY)
     replication_key = None
+    # Full table: nothing to bookmark, so no state partition per audience.
+    state_partitioning_keys: ClassVar[list[str]] = []
     schema = AUDIENCES_SCHEMA
 
     def __init__(self, tap: Tap, services: SyncServices) -> None:
@@ -309,6 +311,8 @@ class MembershipChangesStream(_MxStream):
         "observed_at",
     ]
     replication_key = None
+    # Sent with audience_members, whose bookmarks cover both.
+    state_partitioning_keys: ClassVar[list[str]] = []
     schema = MEMBERSHIP_CHANGES_SCHEMA
 
     @override

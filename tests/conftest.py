@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import fsspec
 import pytest
 
 from mx_audience_emulator.model import EmulatorConfig
@@ -14,6 +15,7 @@ from tests.support.meltano_support import (
     PostgresCluster,
     postgres_cluster,
 )
+from tests.support.s3server import BUCKET, s3_server
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +31,19 @@ def emulator(emulator_server: EmulatorServer) -> EmulatorAdmin:
     admin = EmulatorAdmin(emulator_server.url)
     admin.configure([])
     return admin
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 server (moto) for the session, with a bucket for snapshots.
+
+    The standard AWS variables point at it, in this process and in the taps
+    the tests start.
+    """
+    with s3_server() as endpoint:
+        fs, _ = fsspec.core.url_to_fs(f"s3://{BUCKET}", skip_instance_cache=True)
+        fs.mkdir(BUCKET)
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,14 @@ def test_readme_settings_table_matches_about(tmp_path: Path) -> None:
             "response_format",
             "start_date",
             "csv_member_column",
+            "snapshot_store",
             "parallel_downloads",
             "request_timeout_seconds",
             "max_retries",
             "max_retry_after_seconds",
         }
     ]
-    assert len(own_settings) == 11
+    assert len(own_settings) == 12
     missing = [line for line in own_settings if line not in readme]
     assert missing == []
 

@@ -24,21 +24,11 @@ from tap_mx_audience.delivery.buckets import BUCKETS, BucketedList
 from tap_mx_audience.delivery.snapshots import SnapshotRef, SnapshotStore
 from tap_mx_audience.delivery.storecalls import SnapshotError, SnapshotStoreError
 from tap_mx_audience.errors import SettingsError
-from tests.support.s3server import CREDENTIALS, s3_server
+from tests.support.s3server import BUCKET, CREDENTIALS
 
 AUDIENCE = AudienceRef("high_value_members", "INST_DEMO")
 DAY = datetime.date(2026, 11, 20)
 HOSTILE = ["plain", "a\nb", 'q"uote', "back\\slash", "\\2", "é🦀", "x" * 512]
-BUCKET = "snapshots"
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """One S3 server for the session, with a bucket for the snapshots."""
-    with s3_server() as endpoint:
-        fs, _ = fsspec.core.url_to_fs(f"s3://{BUCKET}", skip_instance_cache=True)
-        fs.mkdir(BUCKET)
-        yield endpoint
 
 
 @pytest.fixture(params=["directory", "file-url", "s3"])

@@ -22,11 +22,8 @@ from tap_mx_audience.api import FetchedAudience
 from tap_mx_audience.delivery.bookmarks import Bookmark
 from tap_mx_audience.delivery.buckets import BUCKETS, BucketedList
 from tap_mx_audience.delivery.membership import BucketSource, diff
-from tap_mx_audience.delivery.snapshots import (
-    SnapshotError,
-    SnapshotRef,
-    SnapshotStore,
-)
+from tap_mx_audience.delivery.snapshots import SnapshotRef, SnapshotStore
+from tap_mx_audience.delivery.storecalls import SnapshotError
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import pytest
 from moto.server import ThreadedMotoServer
 
+BUCKET = "snapshots"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "test-access-key",
     "AWS_SECRET_ACCESS_KEY": "test-secret-key-never-printed",
