@@ -40,33 +40,29 @@ echo "==> meltano install (tap-mx-audience, target-duckdb)"
 .venv-meltano/bin/meltano install tap-mx-audience target-duckdb >"$demo/install.log" 2>&1 \
     || { tail -n 30 "$demo/install.log"; exit 1; }
 
-echo "==> meltano run tap-mx-audience target-duckdb"
-.venv-meltano/bin/meltano run tap-mx-audience target-duckdb >"$demo/run.log" 2>&1 \
-    || { tail -n 30 "$demo/run.log"; exit 1; }
+export TAP_MX_AUDIENCE_SNAPSHOT_STORE="$demo/data/snapshots"   # changes mode
+duckdb_python="$demo/meltano/loaders/target-duckdb/venv/bin/python"
 
+run() {
+    .venv-meltano/bin/meltano run tap-mx-audience target-duckdb >"$demo/run$1.log" 2>&1 \
+        || { tail -n 30 "$demo/run$1.log"; exit 1; }
+    grep -o 'Run summary: .*' "$demo/run$1.log" | sed 's/^/    /'
+}
+
+echo "==> Day 1: meltano run tap-mx-audience target-duckdb (first delivery: every member joins)"
+run 1
+"$duckdb_python" scripts/demo_report.py "$TARGET_DUCKDB_FILEPATH"
+
+echo
+echo "==> The list of card_churn_risk changes: 10 members leave, 15 join, a new date"
+curl -fsS -X PATCH "$TAP_MX_AUDIENCE_API_URL/_emulator/audiences/aud_0003" \
+    -H 'Content-Type: application/json' \
+    -d '{"offset": 10, "size": 80, "updated_on": "2026-11-28"}' >/dev/null
+
+echo "==> Day 2: the same command sends only the 25 changes"
+run 2
+"$duckdb_python" scripts/demo_report.py "$TARGET_DUCKDB_FILEPATH" card_churn_risk
+
+echo
 echo "==> Done in ${SECONDS}s. The data is in $TARGET_DUCKDB_FILEPATH"
-echo "    (schema tap_mx_audience; logs in $demo/*.log)"
-"$demo/meltano/loaders/target-duckdb/venv/bin/python" - "$TARGET_DUCKDB_FILEPATH" <<'PY'
-import sys
-
-import duckdb
-
-connection = duckdb.connect(sys.argv[1], read_only=True)
-rows = connection.execute(
-    """
-    SELECT a.audience_id, a.id_or_slug, a.updated_on, count(m.member_id)
-    FROM tap_mx_audience.audiences AS a
-    LEFT JOIN tap_mx_audience.audience_members AS m
-      ON m.id_or_slug = a.id_or_slug
-     AND m.institution_public_id = a.institution_public_id
-     AND m.list_fingerprint = a.list_fingerprint
-    GROUP BY ALL
-    ORDER BY a.audience_id
-    """
-).fetchall()
-print(f"\n{'audience_id':<12} {'id_or_slug':<20} {'updated_on':<11} {'members':>8}")
-for audience_id, slug, updated_on, members in rows:
-    print(f"{audience_id:<12} {slug:<20} {updated_on!s:<11} {members:>8}")
-total = sum(row[3] for row in rows)
-print(f"{len(rows)} audiences, {total} members")
-PY
+echo "    (schema tap_mx_audience; snapshots in $TAP_MX_AUDIENCE_SNAPSHOT_STORE; logs in $demo/*.log)"
