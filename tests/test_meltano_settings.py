@@ -117,4 +117,3 @@ def test_hub_definition_is_in_the_hub_layout() -> None:
     assert list(hub) == sorted(hub), "the Hub keeps keys sorted"
     names = [s["name"] for s in hub["settings"]]
     assert names == sorted(names), "the Hub keeps settings sorted by name"
-    assert hub["pip_url"].startswith("git+" + hub["repo"])
