@@ -8,10 +8,10 @@ root="$PWD"
 demo="$root/.demo"
 
 echo "==> Setting up (.venv for the emulator, .venv-meltano for Meltano)"
-if [ ! -x .venv/bin/mx-audience-emulator ]; then
+if ! .venv/bin/python -c 'import mx_audience_emulator' 2>/dev/null; then
     python3 -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e .
+    .venv/bin/python -m pip install --quiet -e ./emulator
 fi
 bash scripts/meltano-venv.sh
 

