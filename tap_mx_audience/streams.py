@@ -323,7 +323,7 @@ class MembershipChangesStream(_MxStream):
             return
         fetched = plan.fetched
         event = {
-            **{key: plan.member_template()[key] for key in _EVENT_AUDIENCE_FIELDS},
+            **fetched.audience_fields(),
             "member_id": None,
             "change": "joined",
             "updated_on": fetched.updated_on.isoformat(),
@@ -347,21 +347,10 @@ class MembershipChangesStream(_MxStream):
                 }
 
 
-_EVENT_AUDIENCE_FIELDS = (
-    "audience_id",
-    "id_or_slug",
-    "institution_id",
-    "institution_public_id",
-)
-
-
 def _summary_record(fetched: FetchedAudience, list_fingerprint: str) -> dict[str, Any]:
     summary = fetched.summary
     return {
-        "audience_id": fetched.audience_id,
-        "id_or_slug": fetched.audience.id_or_slug,
-        "institution_id": fetched.institution_id,
-        "institution_public_id": fetched.audience.institution_public_id,
+        **fetched.audience_fields(),
         "count": summary.declared_count,
         "member_count": summary.member_count,
         "updated_on": fetched.updated_on.isoformat(),

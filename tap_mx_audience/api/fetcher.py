@@ -34,6 +34,15 @@ class FetchedAudience:
     institution_id: str
     updated_on: datetime.date
 
+    def audience_fields(self) -> dict[str, str]:
+        """The four fields that name the audience in every record, in schema order."""
+        return {
+            "audience_id": self.audience_id,
+            "id_or_slug": self.audience.id_or_slug,
+            "institution_id": self.institution_id,
+            "institution_public_id": self.audience.institution_public_id,
+        }
+
     @property
     def summary(self) -> ListSummary:
         """What the check of the whole body established."""

@@ -117,10 +117,7 @@ class DeliveryPlan:
         """Every field of a member record but `member_id`, in schema order."""
         fetched = self.fetched
         return {
-            "audience_id": fetched.audience_id,
-            "id_or_slug": fetched.audience.id_or_slug,
-            "institution_id": fetched.institution_id,
-            "institution_public_id": fetched.audience.institution_public_id,
+            **fetched.audience_fields(),
             "member_id": None,
             "updated_on": fetched.updated_on.isoformat(),
             "list_fingerprint": fetched.summary.fingerprint,
