@@ -47,6 +47,22 @@ BAD_SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
         {"audiences": [{"id_or_slug": MARKER}]},
         "'audiences[0].institution_public_id' is required",
     ),
+    "id_or_slug-dot": (
+        {"audiences": [{**AUDIENCE, "id_or_slug": "."}]},
+        "'audiences[0].id_or_slug' must not be '.' or '..'",
+    ),
+    "id_or_slug-dot-dot": (
+        {"audiences": [AUDIENCE, {**AUDIENCE, "id_or_slug": " .. "}]},
+        "'audiences[1].id_or_slug' must not",
+    ),
+    "id_or_slug-spaces": (
+        {"audiences": [{**AUDIENCE, "id_or_slug": f" {MARKER}"}]},
+        "'audiences[0].id_or_slug' must not start or end with whitespace",
+    ),
+    "institution-spaces": (
+        {"audiences": [{**AUDIENCE, "institution_public_id": f"{MARKER}\t"}]},
+        "'audiences[0].institution_public_id' must not start or end with whitespace",
+    ),
     "response_format-unknown": (
         {"response_format": f"xml-{MARKER}"},
         "'response_format' must be 'json' or 'csv'",
