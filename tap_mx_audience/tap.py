@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import logging
 import os
 import sys
@@ -10,6 +11,7 @@ from functools import cached_property
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import load_json
@@ -17,11 +19,12 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from typing_extensions import override
 
+from tap_mx_audience import statefile
 from tap_mx_audience.delivery.fastpath import record_transforms
 from tap_mx_audience.delivery.output import BufferedSingerWriter
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
 from tap_mx_audience.envconfig import environment_config
-from tap_mx_audience.errors import SettingsError, TapMxAudienceError
+from tap_mx_audience.errors import SettingsError, StateError, TapMxAudienceError
 from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
     MAX_RETRIES,
@@ -202,6 +205,42 @@ class TapMxAudience(Tap):
         cls.append_builtin_config(schema)
         properties: dict[str, Any] = schema["properties"]
         return properties
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """Read `--state` through `cb_state`, which the SDK's reader lacks."""
+        command = super().get_singer_command()
+        (state_option,) = (p for p in command.params if p.name == "state")
+        state_option.callback = cls.cb_state
+        return command
+
+    @classmethod
+    def cb_state(
+        cls, ctx: click.Context, _: click.Parameter, value: IO[str] | None
+    ) -> IO[str] | None:
+        """An empty `--state` file is no state; one not a JSON object stops the run.
+
+        Checked here, as the command line is read: singer-sdk parses the file
+        before the tap exists, with a traceback for an empty one.
+        """
+        if value is None:
+            return None
+        try:
+            text = statefile.checked_text(value.read())
+        except StateError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+            ctx.exit(EXIT_FAILED)
+        return None if text is None else io.StringIO(text)
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Check the state's layout and name the bookmarks that cannot be used."""
+        if state:
+            state = statefile.usable_state(
+                state, self.streams, self.services.settings.audiences
+            )
+        super().load_state(state)
 
     @override
     def discover_streams(self) -> list[Stream]:
