@@ -92,7 +92,9 @@ def _stream_state(
             "per audience, under 'partitions'",
             path,
         )
-    partitions = stream_state.get("partitions", [])
+    if "partitions" not in stream_state:
+        return stream_state
+    partitions = stream_state["partitions"]
     if not isinstance(partitions, list):
         raise StateError.at(f"{path}.partitions", "must be a list")
     checked = [
@@ -103,13 +105,13 @@ def _stream_state(
     return stream_state
 
 
-def _partition(path: str, partition: object) -> dict[str, Any]:
+def _partition(path: str, partition: object) -> tuple[AudienceRef, dict[str, Any]]:
     """One audience's partition, without the bookmark values it cannot use."""
     if not isinstance(partition, dict):
         raise StateError.at(path, "must be an object with a 'context'")
-    audience = _audience(path, partition.get("context"))
+    audience = _audience(f"{path}.context", partition.get("context"))
     if "replication_key_value" not in partition:
-        return partition
+        return audience, partition
     updated_on = leading_date(partition["replication_key_value"])
     if updated_on is None:
         logger.warning(
@@ -117,7 +119,7 @@ def _partition(path: str, partition: object) -> dict[str, Any]:
             "(YYYY-MM-DD); its members are sent in full",
             audience.label,
         )
-        return {k: v for k, v in partition.items() if k not in BOOKMARK_KEYS}
+        return audience, {k: v for k, v in partition.items() if k not in BOOKMARK_KEYS}
     if not isinstance(partition.get("fingerprint"), str):
         logger.warning(
             "--state bookmark of %s has no fingerprint: while its list is dated %s "
@@ -125,17 +127,18 @@ def _partition(path: str, partition: object) -> dict[str, Any]:
             audience.label,
             updated_on,
         )
-    return partition
+    return audience, partition
 
 
 def _audience(path: str, context: object) -> AudienceRef:
+    """The audience a partition's `context` names."""
     if not (
         isinstance(context, dict)
         and isinstance(id_or_slug := context.get("id_or_slug"), str)
         and isinstance(institution := context.get("institution_public_id"), str)
     ):
         raise StateError.at(
-            f"{path}.context",
+            path,
             "must be an object with the strings 'id_or_slug' and "
             "'institution_public_id'",
         )
@@ -143,7 +146,8 @@ def _audience(path: str, context: object) -> AudienceRef:
 
 
 def _bounded(
-    partitions: list[dict[str, Any]], configured: Collection[AudienceRef]
+    partitions: list[tuple[AudienceRef, dict[str, Any]]],
+    configured: Collection[AudienceRef],
 ) -> list[dict[str, Any]]:
     """Keep the most recent bookmarks of audiences no longer configured.
 
@@ -152,23 +156,22 @@ def _bounded(
     """
     kept = set(configured)
     unconfigured = [
-        index
-        for index, partition in enumerate(partitions)
-        if _audience("", partition["context"]) not in kept
+        index for index, (audience, _) in enumerate(partitions) if audience not in kept
     ]
     excess = len(unconfigured) - MAX_UNCONFIGURED_PARTITIONS
-    if excess <= 0:
-        return partitions
-    oldest = set(
-        sorted(unconfigured, key=lambda index: _date_text(partitions[index]))[:excess]
-    )
-    logger.info(
-        "--state: dropped the %d oldest bookmark(s) of audiences no longer "
-        "configured; the %d most recent are kept",
-        excess,
-        MAX_UNCONFIGURED_PARTITIONS,
-    )
-    return [p for index, p in enumerate(partitions) if index not in oldest]
+    if excess > 0:
+        by_age = sorted(
+            unconfigured, key=lambda index: _date_text(partitions[index][1])
+        )
+        dropped = set(by_age[:excess])
+        partitions = [p for index, p in enumerate(partitions) if index not in dropped]
+        logger.info(
+            "--state: dropped the %d oldest bookmark(s) of audiences no longer "
+            "configured; the %d most recent are kept",
+            excess,
+            MAX_UNCONFIGURED_PARTITIONS,
+        )
+    return [partition for _, partition in partitions]
 
 
 def _date_text(partition: Mapping[str, Any]) -> str:
