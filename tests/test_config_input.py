@@ -66,12 +66,8 @@ def test_bad_environment_value_is_one_line_naming_the_setting(
     config = EmulatorAdmin("http://127.0.0.1:9").tap_config("aud_a")
     env = {**_environment(config), ENV_PREFIX + variable: value}
     run = run_tap(tmp_path, {}, args=("--config", "ENV"), env=env)
-    assert run.returncode == 1
-    assert run.stdout == ""
-    assert len(run.error_lines()) == 1, run.stderr
-    assert f"Setting {message}" in run.error_lines()[0]
+    assert f"Setting {message}" in run.only_error()
     assert MARKER not in run.stderr
-    assert "Traceback" not in run.stderr
 
 
 def test_unknown_settings_warn_naming_the_closest_one(

@@ -85,12 +85,8 @@ def test_bad_setting_is_one_line_naming_it(
 ) -> None:
     config = {**OFFLINE.tap_config("aud_a"), **changes}
     run = run_tap(tmp_path, {k: v for k, v in config.items() if v is not None})
-    assert run.returncode == 1
-    assert run.stdout == ""
-    assert run.error_lines() == [run.error_lines()[0]]
-    assert f"Setting {message}" in run.error_lines()[0]
+    assert f"Setting {message}" in run.only_error()
     assert MARKER not in run.stderr
-    assert "Traceback" not in run.stderr
 
 
 def test_api_url_with_trailing_slash_works(

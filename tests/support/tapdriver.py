@@ -52,6 +52,14 @@ class TapRun:
         """The lines of stderr logged at ERROR level."""
         return [line for line in self.stderr.splitlines() if "| ERROR" in line]
 
+    def only_error(self) -> str:
+        """The one ERROR line of a run that stopped before sending anything."""
+        assert self.returncode == 1, self.stderr
+        assert self.stdout == ""
+        assert "Traceback" not in self.stderr
+        (line,) = self.error_lines()
+        return line
+
 
 def partition_state(
     state: dict[str, Any], id_or_slug: str, institution: str
