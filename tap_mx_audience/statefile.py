@@ -2,9 +2,10 @@
 
 The layout is singer-sdk's: `bookmarks.<stream>.partitions[]`, each with the
 `context` of one audience. What cannot be read as that layout stops the run
-with one line (`StateError`). A bookmark that can be read but not used is
-named in a WARNING and left out, so its audience is sent in full, as without a
-bookmark: at-least-once holds, and the next state is clean.
+with one line (`StateError`). A value that can be read but not used is named
+in a WARNING and left out, so the run goes on as it would without it (for a
+stream-wide bookmark: those audiences are sent in full), and the next state is
+clean.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ MAX_UNCONFIGURED_PARTITIONS = 1000
 """Bookmarks kept per stream for audiences no longer configured (they may return)."""
 
 MELTANO_WRAPPER = "singer_state"
-BOOKMARK_KEYS = ("replication_key_value", "fingerprint", "member_count")
 
 
 def checked_text(text: str) -> str | None:
@@ -106,28 +106,20 @@ def _stream_state(
 
 
 def _partition(path: str, partition: object) -> tuple[AudienceRef, dict[str, Any]]:
-    """One audience's partition, without the bookmark values it cannot use."""
+    """One audience's partition, without a bookmark date it cannot read."""
     if not isinstance(partition, dict):
         raise StateError.at(path, "must be an object with a 'context'")
     audience = _audience(f"{path}.context", partition.get("context"))
-    if "replication_key_value" not in partition:
+    value = partition.get("replication_key_value")
+    if value is None or leading_date(value) is not None:
         return audience, partition
-    updated_on = leading_date(partition["replication_key_value"])
-    if updated_on is None:
-        logger.warning(
-            "--state bookmark of %s ignored: its replication_key_value is not a date "
-            "(YYYY-MM-DD); its members are sent in full",
-            audience.label,
-        )
-        return audience, {k: v for k, v in partition.items() if k not in BOOKMARK_KEYS}
-    if not isinstance(partition.get("fingerprint"), str):
-        logger.warning(
-            "--state bookmark of %s has no fingerprint: while its list is dated %s "
-            "its members are sent in full, as the tap cannot tell whether they changed",
-            audience.label,
-            updated_on,
-        )
-    return audience, partition
+    logger.warning(
+        "--state replication_key_value of %s ignored: not a date (YYYY-MM-DD)",
+        audience.label,
+    )
+    return audience, {
+        k: v for k, v in partition.items() if k != "replication_key_value"
+    }
 
 
 def _audience(path: str, context: object) -> AudienceRef:
