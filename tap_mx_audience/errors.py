@@ -57,3 +57,12 @@ class SyncIncompleteError(TapMxAudienceError):
         listed = "; ".join(str(failure) for failure in failures)
         super().__init__(f"{len(failures)} audience(s) failed: {listed}")
         self.failures = failures
+
+
+class StateError(TapMxAudienceError):
+    """The `--state` cannot be used; the message says where in it and why."""
+
+    @classmethod
+    def at(cls, path: str, problem: str) -> StateError:
+        """Name the place in the state and say what is wrong with it."""
+        return cls(f"--state '{path}' {problem}")

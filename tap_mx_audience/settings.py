@@ -8,11 +8,12 @@ is wrong with it, never what it holds.
 from __future__ import annotations
 
 import datetime
+import difflib
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from tap_mx_audience.audience import AudienceRef, ResponseFormat
@@ -21,10 +22,40 @@ from tap_mx_audience.errors import SettingsError
 
 _Number = TypeVar("_Number", int, float)
 
-DEFAULT_PARALLEL_DOWNLOADS = 4
-DEFAULT_REQUEST_TIMEOUT_SECONDS = 60.0
-DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_RETRY_AFTER_SECONDS = 120.0
+
+@dataclass(frozen=True)
+class NumberSetting(Generic[_Number]):
+    """A number setting: its default and the bounds validation enforces.
+
+    The config schema states the same bounds (`--about`), from these values.
+    """
+
+    name: str
+    default: _Number
+    minimum: int
+    maximum: int
+
+    def read(self, config: Mapping[str, Any]) -> _Number:
+        """The configured value, or the default; `SettingsError` when out of bounds."""
+        kind = type(self.default)
+        bounds = f"from {self.minimum} to {self.maximum}"
+        value = config.get(self.name)
+        if value is None:
+            return self.default
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            number = "a whole number" if kind is int else "a number"
+            raise SettingsError.about(self.name, f"must be {number} {bounds}")
+        if kind is int and not float(value).is_integer():
+            raise SettingsError.about(self.name, f"must be a whole number {bounds}")
+        if not self.minimum <= value <= self.maximum:
+            raise SettingsError.about(self.name, f"must be {bounds}")
+        return kind(value)
+
+
+PARALLEL_DOWNLOADS = NumberSetting("parallel_downloads", 4, 1, 32)
+REQUEST_TIMEOUT_SECONDS = NumberSetting("request_timeout_seconds", 60.0, 1, 3600)
+MAX_RETRIES = NumberSetting("max_retries", 5, 0, 20)
+MAX_RETRY_AFTER_SECONDS = NumberSetting("max_retry_after_seconds", 120.0, 0, 3600)
 
 
 @dataclass(frozen=True)
@@ -39,10 +70,10 @@ class Settings:
     start_date: datetime.date | None = None
     csv_member_column: str | None = None
     snapshot_store: str | None = None
-    parallel_downloads: int = DEFAULT_PARALLEL_DOWNLOADS
-    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
-    max_retries: int = DEFAULT_MAX_RETRIES
-    max_retry_after_seconds: float = DEFAULT_MAX_RETRY_AFTER_SECONDS
+    parallel_downloads: int = PARALLEL_DOWNLOADS.default
+    request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS.default
+    max_retries: int = MAX_RETRIES.default
+    max_retry_after_seconds: float = MAX_RETRY_AFTER_SECONDS.default
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -56,25 +87,27 @@ class Settings:
             start_date=_start_date(config.get("start_date")),
             csv_member_column=_optional_text(config, "csv_member_column"),
             snapshot_store=_optional_text(config, "snapshot_store"),
-            parallel_downloads=_number(
-                config, "parallel_downloads", DEFAULT_PARALLEL_DOWNLOADS, bounds=(1, 32)
-            ),
-            request_timeout_seconds=_number(
-                config,
-                "request_timeout_seconds",
-                DEFAULT_REQUEST_TIMEOUT_SECONDS,
-                bounds=(1, 3600),
-            ),
-            max_retries=_number(
-                config, "max_retries", DEFAULT_MAX_RETRIES, bounds=(0, 20)
-            ),
-            max_retry_after_seconds=_number(
-                config,
-                "max_retry_after_seconds",
-                DEFAULT_MAX_RETRY_AFTER_SECONDS,
-                bounds=(0, 3600),
-            ),
+            parallel_downloads=PARALLEL_DOWNLOADS.read(config),
+            request_timeout_seconds=REQUEST_TIMEOUT_SECONDS.read(config),
+            max_retries=MAX_RETRIES.read(config),
+            max_retry_after_seconds=MAX_RETRY_AFTER_SECONDS.read(config),
         )
+
+
+def unknown_settings(config: Mapping[str, Any], known: Collection[str]) -> list[str]:
+    """One line per top-level key that is no setting, naming the closest one.
+
+    Such keys are ignored, so a typo would silently leave a setting at its
+    default. Keys starting with `_` are Meltano's extras (`_select`, ...).
+    """
+    lines = []
+    for key in sorted(config):
+        if key in known or key.startswith("_"):
+            continue
+        closest = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean '{closest[0]}'?" if closest else ""
+        lines.append(f"Setting '{key}' is unknown and ignored{hint}")
+    return lines
 
 
 def _required_text(config: Mapping[str, Any], key: str, setting: str = "") -> str:
@@ -149,8 +182,8 @@ def _audiences(value: object) -> tuple[AudienceRef, ...]:
         if unknown:
             raise SettingsError.about(name, f"has unknown key(s): {', '.join(unknown)}")
         audience = AudienceRef(
-            id_or_slug=_required_text(item, "id_or_slug", f"{name}.id_or_slug"),
-            institution_public_id=_required_text(
+            id_or_slug=_path_segment(item, "id_or_slug", f"{name}.id_or_slug"),
+            institution_public_id=_identifier(
                 item, "institution_public_id", f"{name}.institution_public_id"
             ),
         )
@@ -158,6 +191,32 @@ def _audiences(value: object) -> tuple[AudienceRef, ...]:
             raise SettingsError.about(name, f"repeats {audience.label}")
         audiences.append(audience)
     return tuple(audiences)
+
+
+def _identifier(item: Mapping[str, Any], key: str, setting: str) -> str:
+    """An id exactly as configured: refused rather than trimmed, so never altered.
+
+    It names the audience in requests and in state, so a trimmed id would be
+    another audience than the one written down.
+    """
+    value = _required_text(item, key, setting)
+    if value != item[key]:
+        raise SettingsError.about(setting, "must not start or end with whitespace")
+    return value
+
+
+def _path_segment(item: Mapping[str, Any], key: str, setting: str) -> str:
+    """An id that stays one URL path segment (the client quotes every `/`).
+
+    HTTP clients resolve `.` and `..` segments, which would send the request
+    to another path, such as `/api/v1/list`.
+    """
+    value = _identifier(item, key, setting)
+    if value in {".", ".."}:
+        raise SettingsError.about(
+            setting, "must not be '.' or '..': the request would go to another path"
+        )
+    return value
 
 
 def _response_format(value: object) -> ResponseFormat:
@@ -177,26 +236,3 @@ def _start_date(value: object) -> datetime.date | None:
     if date := leading_date(value):
         return date
     raise SettingsError.about("start_date", "must be a date such as 2024-01-31")
-
-
-def _number(
-    config: Mapping[str, Any],
-    name: str,
-    default: _Number,
-    *,
-    bounds: tuple[float, float],
-) -> _Number:
-    low, high = bounds
-    kind = type(default)
-    value = config.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise SettingsError.about(name, f"must be a number from {low:g} to {high:g}")
-    if kind is int and not float(value).is_integer():
-        raise SettingsError.about(
-            name, f"must be a whole number from {low:g} to {high:g}"
-        )
-    if not low <= value <= high:
-        raise SettingsError.about(name, f"must be from {low:g} to {high:g}")
-    return kind(value)

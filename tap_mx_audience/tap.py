@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import logging
 import os
 import sys
 from functools import cached_property
+from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers._util import load_json
@@ -15,17 +19,21 @@ from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from typing_extensions import override
 
+from tap_mx_audience import statefile
 from tap_mx_audience.delivery.fastpath import record_transforms
 from tap_mx_audience.delivery.output import BufferedSingerWriter
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
-from tap_mx_audience.errors import SettingsError, TapMxAudienceError
+from tap_mx_audience.envconfig import environment_config
+from tap_mx_audience.errors import SettingsError, StateError, TapMxAudienceError
 from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_MAX_RETRY_AFTER_SECONDS,
-    DEFAULT_PARALLEL_DOWNLOADS,
-    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    MAX_RETRIES,
+    MAX_RETRY_AFTER_SECONDS,
+    PARALLEL_DOWNLOADS,
+    REQUEST_TIMEOUT_SECONDS,
+    NumberSetting,
     Settings,
+    unknown_settings,
 )
 from tap_mx_audience.streams import (
     AudienceMembersStream,
@@ -58,6 +66,20 @@ AUDIENCE_ITEM = th.ObjectType(
     ),
     additional_properties=False,
 )
+
+
+def _number_property(
+    setting: NumberSetting[Any], *, title: str, description: str
+) -> th.Property[Any]:
+    """A number setting's schema, stating the bounds its validation enforces."""
+    kind = th.IntegerType if isinstance(setting.default, int) else th.NumberType
+    return th.Property(
+        setting.name,
+        kind(minimum=setting.minimum, maximum=setting.maximum),
+        default=setting.default,
+        title=title,
+        description=description,
+    )
 
 
 class TapMxAudience(Tap):
@@ -140,38 +162,97 @@ class TapMxAudience(Tap):
             "gs://, az://) where the tap keeps each delivered member set, so that "
             "only members who joined or left are sent. Unset: full mode.",
         ),
-        th.Property(
-            "parallel_downloads",
-            th.IntegerType,
-            default=DEFAULT_PARALLEL_DOWNLOADS,
+        _number_property(
+            PARALLEL_DOWNLOADS,
             title="Parallel downloads",
             description="How many audience lists may download at once, ahead of the "
             "one being emitted (1 to 32). Output order stays the configured order.",
         ),
-        th.Property(
-            "request_timeout_seconds",
-            th.NumberType,
-            default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        _number_property(
+            REQUEST_TIMEOUT_SECONDS,
             title="Request timeout (seconds)",
             description="Longest wait for the API to send the next bytes; a stalled "
             "download is retried.",
         ),
-        th.Property(
-            "max_retries",
-            th.IntegerType,
-            default=DEFAULT_MAX_RETRIES,
+        _number_property(
+            MAX_RETRIES,
             title="Max retries",
             description="Retries of a request after 429, 5xx, a dropped connection "
             "or a timeout, with exponential backoff (0 to 20).",
         ),
-        th.Property(
-            "max_retry_after_seconds",
-            th.NumberType,
-            default=DEFAULT_MAX_RETRY_AFTER_SECONDS,
+        _number_property(
+            MAX_RETRY_AFTER_SECONDS,
             title="Max Retry-After (seconds)",
             description="The longest Retry-After the tap honours before one retry.",
         ),
     ).to_dict()
+
+    @override
+    def __init__(
+        self,
+        *,
+        config: dict[str, Any] | PurePath | str | list[PurePath | str] | None = None,
+        parse_env_config: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Read `TAP_MX_AUDIENCE_*` settings here, typed by their schema.
+
+        singer-sdk would pass number settings on as text and stop with a
+        traceback on a malformed integer or JSON value (see `envconfig`).
+        """
+        if parse_env_config and isinstance(config, dict | None):
+            prefix = f"{self.name.upper().replace('-', '_')}_"
+            from_env = environment_config(self.settings_schema(), prefix, os.environ)
+            self.logger.info(
+                "Settings read from the environment by the tap itself: %s",
+                ", ".join(from_env),
+            )
+            config, parse_env_config = {**(config or {}), **from_env}, False
+        super().__init__(config=config, parse_env_config=parse_env_config, **kwargs)
+
+    @classmethod
+    def settings_schema(cls) -> dict[str, Any]:
+        """Every setting's schema by name: the tap's own and singer-sdk's built-in."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        properties: dict[str, Any] = schema["properties"]
+        return properties
+
+    @classmethod
+    @override
+    def get_singer_command(cls) -> click.Command:
+        """Read `--state` through `cb_state`, which the SDK's reader lacks."""
+        command = super().get_singer_command()
+        (state_option,) = (p for p in command.params if p.name == "state")
+        state_option.callback = cls.cb_state
+        return command
+
+    @classmethod
+    def cb_state(
+        cls, ctx: click.Context, _: click.Parameter, value: IO[str] | None
+    ) -> IO[str] | None:
+        """An empty `--state` file is no state; one not a JSON object stops the run.
+
+        Checked here, as the command line is read: singer-sdk parses the file
+        before the tap exists, with a traceback for an empty one.
+        """
+        if value is None:
+            return None
+        try:
+            text = statefile.checked_text(value.read())
+        except StateError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+            ctx.exit(EXIT_FAILED)
+        return None if text is None else io.StringIO(text)
+
+    @override
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Check the state's layout and name the bookmarks that cannot be used."""
+        if state:
+            state = statefile.usable_state(
+                state, self.streams, self.services.settings.audiences
+            )
+        super().load_state(state)
 
     @override
     def discover_streams(self) -> list[Stream]:
@@ -230,6 +311,8 @@ class TapMxAudience(Tap):
         (stream maps, batch config, ...) against the JSON schema, reported by
         path and rule only.
         """
+        for line in unknown_settings(self.config, self.settings_schema()):
+            self.logger.warning("%s", line)
         try:
             Settings.from_config(self.config)
             errors = self._schema_errors()

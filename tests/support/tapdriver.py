@@ -52,6 +52,14 @@ class TapRun:
         """The lines of stderr logged at ERROR level."""
         return [line for line in self.stderr.splitlines() if "| ERROR" in line]
 
+    def only_error(self) -> str:
+        """The one ERROR line of a run that stopped before sending anything."""
+        assert self.returncode == 1, self.stderr
+        assert self.stdout == ""
+        assert "Traceback" not in self.stderr
+        (line,) = self.error_lines()
+        return line
+
 
 def partition_state(
     state: dict[str, Any], id_or_slug: str, institution: str
@@ -66,11 +74,14 @@ def tap_command(
     tmp_path: Path,
     config: dict[str, Any],
     *,
-    state: dict[str, Any] | None = None,
+    state: dict[str, Any] | str | None = None,
     catalog: dict[str, Any] | None = None,
     args: tuple[str, ...] = (),
 ) -> list[str]:
-    """The tap's command line, with config, state and catalog written to files."""
+    """The tap's command line, with config, state and catalog written to files.
+
+    A `state` given as text is written as it is, to try what is not JSON.
+    """
     command = [TAP_EXECUTABLE]
     if config:
         config_path = tmp_path / "config.json"
@@ -78,7 +89,7 @@ def tap_command(
         command += ["--config", str(config_path)]
     if state is not None:
         state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps(state))
+        state_path.write_text(state if isinstance(state, str) else json.dumps(state))
         command += ["--state", str(state_path)]
     if catalog is not None:
         catalog_path = tmp_path / "catalog.json"
@@ -91,7 +102,7 @@ def run_tap(  # noqa: PLR0913 - one keyword per CLI option
     tmp_path: Path,
     config: dict[str, Any],
     *,
-    state: dict[str, Any] | None = None,
+    state: dict[str, Any] | str | None = None,
     catalog: dict[str, Any] | None = None,
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
