@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.helpers._util import load_json
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    MaxRecordsLimitException,
+)
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
-from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
+from singer_sdk.plugin_base import JSONSchemaValidator
 from typing_extensions import override
 
 from tap_mx_audience.delivery.fastpath import record_transforms
-from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.delivery.output import BufferedSingerWriter, StdoutClosedError
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
-from tap_mx_audience.errors import SettingsError, TapMxAudienceError
+from tap_mx_audience.ending import leave, one_line_failures, start_stop_deadline
+from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
     DEFAULT_MAX_RETRIES,
@@ -34,8 +41,6 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.streams import Stream
-
-EXIT_FAILED = 1
 
 AUDIENCE_ITEM = th.ObjectType(
     th.Property(
@@ -230,43 +235,53 @@ class TapMxAudience(Tap):
 
     @classmethod
     @override
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: Any = None,
-        state: IO[str] | None = None,
-        catalog: IO[str] | None = None,
-    ) -> None:
-        """Run a sync; one line on stderr and a non-zero exit when it fails.
+    def invoke(cls, **options: Any) -> None:
+        """Run a sync; one line on stderr and a non-zero exit when it fails."""
+        with one_line_failures(cls.logger):
+            super().invoke(**options)
 
-        Differs from `Tap.invoke` only in ending: audiences that failed along
-        the way (after every other audience was delivered) fail the run.
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """Run `--test` as a sync limited in records, ending as a sync ends.
+
+        singer-sdk calls this for every run; with `--test` it ends the process
+        (`ctx.exit`) with downloads still running ahead, which are left behind
+        rather than waited for.
         """
-        super(Tap, cls).invoke(about=about, about_format=about_format)
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        tap: TapMxAudience | None = None
         try:
-            tap = cls(
-                config=config.config,
-                state=None if state is None else load_json(state.read()),
-                catalog=None if catalog is None else load_json(catalog.read()),
-                parse_env_config=config.parse_env,
-                validate_config=True,
-            )
-            tap.services.client.authenticate()
-            tap.sync_all()
-            tap.services.state_writer.flush()
-            cls.logger.info("%s", tap.services.summary.line())
-            tap.services.raise_for_failures()
-        except TapMxAudienceError as exc:
-            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
-            sys.exit(EXIT_FAILED)
+            with one_line_failures(cls.logger):
+                super().cb_test(ctx, param, value)
+        except click.exceptions.Exit as done:
+            leave(done.exit_code)
+
+    @override  # type: ignore[misc] # final in typing only
+    def sync_all(self) -> None:
+        with self._sync_run():
+            super().sync_all()
+
+    @override  # type: ignore[misc] # final in typing only
+    def run_connection_test(self) -> bool:
+        with self._sync_run(), _quiet_dry_run_stops(self.streams.values()):
+            return super().run_connection_test()
+
+    @contextmanager
+    def _sync_run(self) -> Iterator[None]:
+        """What every sync does around its streams.
+
+        The token first, so that rejected credentials or a wrong `api_url`
+        stop the run before anything is written; after the streams, the
+        latest state and the run summary, then audiences that failed along
+        the way fail the run; downloads are closed however the run ends.
+        """
+        try:
+            self.services.client.authenticate()
+            yield
+            self.services.state_writer.flush()
+            self.logger.info("%s", self.services.summary.line())
+            self.services.raise_for_failures()
         finally:
-            if tap is not None:
-                tap.services.close()
+            self.services.close()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -274,18 +289,22 @@ class TapMxAudience(Tap):
 
         singer-sdk exits 0 on SIGTERM, which tells an orchestrator that a
         cut-short run succeeded. A write in progress is completed first, so
-        the STATE never lands inside a half-written line.
+        the STATE never lands inside a half-written line; a stdout that takes
+        nothing more cannot hold the process beyond the stop deadline.
         """
+        start_stop_deadline(signum, self.logger)
         self.services.output.when_idle(lambda: self._terminate(signum))
 
     def _terminate(self, signum: int) -> None:
         """Write the state and leave at once; downloads still running are abandoned."""
         self.logger.warning("Stopped by signal %d; emitting the latest state", signum)
-        self.state_writer.write_state(self.state)
-        self.state_writer.flush()
-        self.services.output.flush()
-        logging.shutdown()
-        os._exit(128 + signum)
+        try:
+            self.state_writer.write_state(self.state)
+            self.state_writer.flush()
+            self.services.output.flush()
+        except StdoutClosedError:
+            self.logger.warning("stdout was closed: no final STATE was written")
+        leave(128 + signum)
 
 
 def _batch_conflict(stream: Stream) -> str | None:
@@ -297,3 +316,32 @@ def _batch_conflict(stream: Stream) -> str | None:
     if transform := record_transforms(stream):
         return f"{transform} on stream '{stream.name}'"
     return None
+
+
+@contextmanager
+def _quiet_dry_run_stops(streams: Iterable[Stream]) -> Iterator[None]:
+    """Keep singer-sdk from logging its own dry-run stop as an unhandled error."""
+    quiet = _DryRunStopFilter()
+    for stream in streams:
+        stream.logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for stream in streams:
+            stream.logger.removeFilter(quiet)
+
+
+class _DryRunStopFilter(logging.Filter):
+    """Drops what is logged while a record-limit stop is being handled.
+
+    `Stream.sync` logs "An unhandled error occurred" for any exception, the
+    `AbortedSync...` that its own record limit raises included.
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        stop = sys.exc_info()[1]
+        return not (
+            isinstance(stop, AbortedSyncFailedException | AbortedSyncPausedException)
+            and isinstance(stop.__cause__, MaxRecordsLimitException)
+        )

@@ -21,6 +21,7 @@ SIGNALS = pytest.mark.parametrize(
     "signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"]
 )
 OLD_DATE, NEW_DATE = "2026-11-20", "2026-11-25"
+STOP_WITHIN_SECONDS = 10
 
 
 def _synced_then_changed(
@@ -92,3 +93,23 @@ def test_signal_mid_write_never_cuts_a_line(
     assert stopped.messages[-1]["type"] == "STATE"
     assert committed(stopped.last_state, "aud_big") is None
     assert 0 < len(stopped.member_ids()) <= 200_000
+
+
+def test_sigterm_with_a_stdout_nobody_reads_ends_within_seconds(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """A target that stopped reading cannot hold the tap up: it leaves, and says so."""
+    emulator.configure([audience("aud_big", 200_000)])
+    with LiveTap(tmp_path, emulator.tap_config("aud_big")) as tap:
+        tap.wait_for(
+            lambda m: m["type"] == "RECORD" and m["stream"] == "audience_members"
+        )
+        time.sleep(0.5)  # nobody reads: the pipe fills and the tap blocks mid-write
+        elapsed = tap.stop_unread(signal.SIGTERM)
+        stderr = tap.stderr()
+    assert elapsed < STOP_WITHIN_SECONDS
+    assert tap.returncode == 128 + signal.SIGTERM
+    assert "Traceback" not in stderr
+    (warning,) = [line for line in stderr.splitlines() if "final STATE" in line]
+    assert "| WARNING" in warning
+    assert "stdout did not take the output within 5 s" in warning

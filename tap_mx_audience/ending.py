@@ -1,0 +1,75 @@
+"""How a run of the tap command ends when it does not simply return.
+
+A failure the tap can name ends with one line and exit 1; a stdout nobody
+reads any more ends the run at once; a signal ends it with 128 + n within
+`STOP_DEADLINE_SECONDS`, whatever stdout does. Each of these leaves through
+`leave`, which does not wait for downloads still running ahead: nobody will
+read them, and a stalled one could hold the process for minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from typing import NoReturn
+
+from tap_mx_audience.delivery.output import StdoutClosedError
+from tap_mx_audience.errors import TapMxAudienceError
+
+EXIT_FAILED = 1
+STOP_DEADLINE_SECONDS = 5.0
+STDOUT_CLOSED = (
+    "stdout was closed (the target stopped reading): "
+    "the run ends here, without the audiences not yet delivered"
+)
+
+
+def leave(status: int) -> NoReturn:
+    """End the process now; what was logged or written is flushed first.
+
+    Threads still downloading are not waited for, as they would be by a
+    normal interpreter exit.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError):  # a closed pipe has nothing left to flush to
+            stream.flush()
+    logging.shutdown()
+    os._exit(status)
+
+
+@contextmanager
+def one_line_failures(logger: logging.Logger) -> Iterator[None]:
+    """Turn what the tap reports into one line on stderr and exit 1."""
+    try:
+        yield
+    except TapMxAudienceError as exc:
+        logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
+        leave(EXIT_FAILED)
+    except StdoutClosedError:
+        logger.error(STDOUT_CLOSED)  # noqa: TRY400 - nothing to trace back
+        leave(EXIT_FAILED)
+
+
+def start_stop_deadline(signum: int, logger: logging.Logger) -> None:
+    """Leave with 128 + `signum` in a few seconds, even if stdout never drains.
+
+    A target that stopped reading blocks every write: the final STATE can
+    then not be written, and waiting for it would wait forever.
+    """
+
+    def give_up() -> None:
+        logger.warning(
+            "Stopped by signal %d, but stdout did not take the output within "
+            "%.0f s (is the target reading?): leaving without the final STATE",
+            signum,
+            STOP_DEADLINE_SECONDS,
+        )
+        leave(128 + signum)
+
+    timer = threading.Timer(STOP_DEADLINE_SECONDS, give_up)
+    timer.daemon = True
+    timer.start()
