@@ -18,6 +18,7 @@ from singer_sdk.exceptions import (
     MaxRecordsLimitException,
 )
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
+from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.plugin_base import JSONSchemaValidator
 from typing_extensions import override
 
@@ -175,7 +176,7 @@ class TapMxAudience(Tap):
 
     @override
     def setup_mapper(self) -> None:
-        """Refuse BATCH output that would ignore stream maps or selection.
+        """Refuse stream maps or BATCH output that would silently drop records.
 
         This is the first point where both the catalog and the stream maps
         are known, before anything is written.
@@ -188,6 +189,13 @@ class TapMxAudience(Tap):
                         f"Setting 'batch_config' cannot be combined with {problem}: "
                         "singer-sdk writes BATCH files without applying them"
                     )
+        for stream in self.streams.values():
+            if child := _child_dropped_with(stream):
+                raise SettingsError(
+                    f"Setting 'stream_maps' drops stream '{stream.name}', and "
+                    f"singer-sdk then drops its child stream '{child}' too: "
+                    f"deselect '{stream.name}' in the catalog instead"
+                )
 
     @cached_property
     def services(self) -> SyncServices:
@@ -305,6 +313,29 @@ class TapMxAudience(Tap):
         except StdoutClosedError:
             self.logger.warning("stdout was closed: no final STATE was written")
         leave(128 + signum)
+
+
+def _child_dropped_with(stream: Stream) -> str | None:
+    """A wanted child stream that a map dropping `stream` would drop too.
+
+    singer-sdk syncs the children of a record only if the parent's map keeps
+    it; a catalog deselection, unlike a map, keeps them.
+    """
+    if not _dropped_by_map(stream):
+        return None
+    return next(
+        (
+            child.name
+            for child in stream.child_streams
+            if (child.selected or child.has_selected_descendents)
+            and not _dropped_by_map(child)
+        ),
+        None,
+    )
+
+
+def _dropped_by_map(stream: Stream) -> bool:
+    return isinstance(stream.stream_maps[0], RemoveRecordTransform)
 
 
 def _batch_conflict(stream: Stream) -> str | None:
