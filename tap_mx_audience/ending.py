@@ -4,7 +4,9 @@ A failure the tap can name ends with one line and exit 1; a stdout nobody
 reads any more ends the run at once; a signal ends it with 128 + n within
 `STOP_DEADLINE_SECONDS`, whatever stdout does. Each of these leaves through
 `leave`, which does not wait for downloads still running ahead: nobody will
-read them, and a stalled one could hold the process for minutes.
+read them, and a stalled one could hold the process for minutes. A `--test`
+run's planned stop after its first records is no error, and is not logged
+as one.
 """
 
 from __future__ import annotations
@@ -13,12 +15,22 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+from singer_sdk.exceptions import (
+    AbortedSyncFailedException,
+    AbortedSyncPausedException,
+    MaxRecordsLimitException,
+)
+from typing_extensions import override
 
 from tap_mx_audience.delivery.output import StdoutClosedError
 from tap_mx_audience.errors import TapMxAudienceError
+
+if TYPE_CHECKING:
+    from singer_sdk.streams import Stream
 
 EXIT_FAILED = 1
 STOP_DEADLINE_SECONDS = 5.0
@@ -73,3 +85,32 @@ def start_stop_deadline(signum: int, logger: logging.Logger) -> None:
     timer = threading.Timer(STOP_DEADLINE_SECONDS, give_up)
     timer.daemon = True
     timer.start()
+
+
+@contextmanager
+def quiet_dry_run_stops(streams: Collection[Stream]) -> Iterator[None]:
+    """Keep singer-sdk from logging its own dry-run stop as an unhandled error."""
+    quiet = _DryRunStopFilter()
+    for stream in streams:
+        stream.logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for stream in streams:
+            stream.logger.removeFilter(quiet)
+
+
+class _DryRunStopFilter(logging.Filter):
+    """Drops what is logged while a record-limit stop is being handled.
+
+    `Stream.sync` logs "An unhandled error occurred" for any exception, the
+    `AbortedSync...` that its own record limit raises included.
+    """
+
+    @override
+    def filter(self, record: logging.LogRecord) -> bool:
+        stop = sys.exc_info()[1]
+        return not (
+            isinstance(stop, AbortedSyncFailedException | AbortedSyncPausedException)
+            and isinstance(stop.__cause__, MaxRecordsLimitException)
+        )

@@ -1,10 +1,44 @@
-"""TapMxAudience: settings, streams, and how a sync ends."""
+"""TapMxAudience: settings, streams, and how a sync ends.
+
+singer-sdk upgrade checklist: what the tap relies on beyond singer-sdk's
+documented API, why, and the tests that fail if an upgrade breaks it
+(`bash scripts/sdk-latest.sh` runs them against the newest 0.x).
+
+- `PluginBase._validate_config` (private) is overridden: the SDK's messages
+  quote the offending value, which may be a secret, and there is no public
+  hook for them (tests/test_hostile_config.py, tests/test_secrets.py).
+- `PluginBase._handle_termination` (private) is overridden: the SDK exits 0
+  on SIGTERM/SIGINT and writes the STATE even inside a half-written line
+  (tests/test_signals.py).
+- `Tap.sync_all` and `Tap.run_connection_test` are `@final` in typing only;
+  they are overridden to put the end-of-run work (token first, failed
+  audiences fail the run, downloads closed) around both a sync and `--test`
+  (tests/test_audience_failures.py, tests/test_connection_test.py).
+- `Tap.cb_test` ends with `ctx.exit()`; the `click.exceptions.Exit` it raises
+  is caught so that `--test` leaves without waiting for downloads ahead
+  (tests/test_connection_test.py).
+- `Stream.sync` logs "An unhandled error occurred" for the `AbortedSync...`
+  exception its own dry-run record limit raises (caused by
+  `MaxRecordsLimitException`); `ending.quiet_dry_run_stops` drops that line by
+  the exception chain (tests/test_connection_test.py).
+- `Stream.ABORT_AT_RECORD_COUNT`, `Stream.stream_maps` (`SameRecordTransform`,
+  `RemoveRecordTransform`, `flattening_enabled`), `Stream.mask` and
+  `Stream.child_streams` are read to know whether singer-sdk would change or
+  drop records: the fast path (delivery/fastpath.py), the BATCH guard and
+  the stream-map guard below (tests/test_fastpath_equivalence.py,
+  tests/test_meltano_batch_guard.py, tests/test_stream_maps.py).
+- `singer_sdk.plugin_base.JSONSchemaValidator` validates the built-in
+  settings the way the SDK does, for messages that quote no value.
+- `Stream.state_manager.is_flushed` (streams.py, the state manager lives in
+  the private `singer_sdk.streams._state`) is reset so that a committed
+  bookmark goes out as STATE (tests/test_kill_resume.py).
+- delivery/bookmarks.py writes the SDK's partition state keys itself; see
+  that module for what it relies on.
+"""
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,11 +46,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.exceptions import (
-    AbortedSyncFailedException,
-    AbortedSyncPausedException,
-    MaxRecordsLimitException,
-)
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.plugin_base import JSONSchemaValidator
@@ -25,7 +54,12 @@ from typing_extensions import override
 from tap_mx_audience.delivery.fastpath import record_transforms
 from tap_mx_audience.delivery.output import BufferedSingerWriter, StdoutClosedError
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
-from tap_mx_audience.ending import leave, one_line_failures, start_stop_deadline
+from tap_mx_audience.ending import (
+    leave,
+    one_line_failures,
+    quiet_dry_run_stops,
+    start_stop_deadline,
+)
 from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
@@ -265,12 +299,14 @@ class TapMxAudience(Tap):
 
     @override  # type: ignore[misc] # final in typing only
     def sync_all(self) -> None:
+        """Sync every stream, inside what every run does around them."""
         with self._sync_run():
             super().sync_all()
 
     @override  # type: ignore[misc] # final in typing only
     def run_connection_test(self) -> bool:
-        with self._sync_run(), _quiet_dry_run_stops(self.streams.values()):
+        """`--test`: singer-sdk's dry run, ending as a sync ends."""
+        with self._sync_run(), quiet_dry_run_stops(self.streams.values()):
             return super().run_connection_test()
 
     @contextmanager
@@ -347,32 +383,3 @@ def _batch_conflict(stream: Stream) -> str | None:
     if transform := record_transforms(stream):
         return f"{transform} on stream '{stream.name}'"
     return None
-
-
-@contextmanager
-def _quiet_dry_run_stops(streams: Iterable[Stream]) -> Iterator[None]:
-    """Keep singer-sdk from logging its own dry-run stop as an unhandled error."""
-    quiet = _DryRunStopFilter()
-    for stream in streams:
-        stream.logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        for stream in streams:
-            stream.logger.removeFilter(quiet)
-
-
-class _DryRunStopFilter(logging.Filter):
-    """Drops what is logged while a record-limit stop is being handled.
-
-    `Stream.sync` logs "An unhandled error occurred" for any exception, the
-    `AbortedSync...` that its own record limit raises included.
-    """
-
-    @override
-    def filter(self, record: logging.LogRecord) -> bool:
-        stop = sys.exc_info()[1]
-        return not (
-            isinstance(stop, AbortedSyncFailedException | AbortedSyncPausedException)
-            and isinstance(stop.__cause__, MaxRecordsLimitException)
-        )
