@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-import threading
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, NoReturn
@@ -30,6 +30,8 @@ from tap_mx_audience.delivery.output import StdoutClosedError
 from tap_mx_audience.errors import TapMxAudienceError
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from singer_sdk.streams import Stream
 
 EXIT_FAILED = 1
@@ -70,10 +72,13 @@ def start_stop_deadline(signum: int, logger: logging.Logger) -> None:
     """Leave with 128 + `signum` in a few seconds, even if stdout never drains.
 
     A target that stopped reading blocks every write: the final STATE can
-    then not be written, and waiting for it would wait forever.
+    then not be written, and waiting for it would wait forever. The deadline
+    is an alarm signal, not a thread: a signal handler runs even while the
+    main thread is blocked writing, and starting a thread from a handler
+    could deadlock on a lock the interrupted code holds.
     """
 
-    def give_up() -> None:
+    def give_up(_alarm: int, _frame: FrameType | None) -> None:
         logger.warning(
             "Stopped by signal %d, but stdout did not take the output within "
             "%.0f s (is the target reading?): leaving without the final STATE",
@@ -82,9 +87,10 @@ def start_stop_deadline(signum: int, logger: logging.Logger) -> None:
         )
         leave(128 + signum)
 
-    timer = threading.Timer(STOP_DEADLINE_SECONDS, give_up)
-    timer.daemon = True
-    timer.start()
+    if signal.getitimer(signal.ITIMER_REAL)[0]:
+        return  # a second signal does not push the first one's deadline back
+    signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, STOP_DEADLINE_SECONDS)
 
 
 @contextmanager

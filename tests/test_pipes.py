@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.support.emulatoradmin import EmulatorAdmin, audience
-from tests.support.livetap import LiveTap
+from tests.support.livetap import LiveTap, is_member_record
 
 STALL_SECONDS = 30
 QUICK_SECONDS = 5
@@ -25,9 +25,7 @@ def test_closed_stdout_ends_the_run_at_once_with_one_line(
     emulator.fault("stall", id_or_slug="aud_stalled", delay_seconds=STALL_SECONDS)
     config = emulator.tap_config("aud_big", "aud_stalled", parallel_downloads=2)
     with LiveTap(tmp_path, config) as tap:
-        tap.wait_for(
-            lambda m: m["type"] == "RECORD" and m["stream"] == "audience_members"
-        )
+        tap.wait_for(is_member_record)
         time.sleep(0.2)
         elapsed = tap.close_stdout()
         stderr = tap.stderr()

@@ -115,6 +115,11 @@ class LiveTap:
             self._process.stdout.close()
 
 
+def is_member_record(message: Message) -> bool:
+    """Whether a message is an `audience_members` RECORD."""
+    return bool(message["type"] == "RECORD" and message["stream"] == "audience_members")
+
+
 def wait_until(condition: Callable[[], bool]) -> None:
     """Poll `condition` until it holds; fail after `WAIT_SECONDS`."""
     deadline = time.monotonic() + WAIT_SECONDS
