@@ -11,9 +11,10 @@ documented API, why, and the tests that fail if an upgrade breaks it
   on SIGTERM/SIGINT and writes the STATE even inside a half-written line
   (tests/test_signals.py).
 - `Tap.sync_all` and `Tap.run_connection_test` are `@final` in typing only;
-  they are overridden to put the end-of-run work (token first, failed
-  audiences fail the run, downloads closed) around both a sync and `--test`
-  (tests/test_audience_failures.py, tests/test_connection_test.py).
+  they are overridden to put the end-of-run work (token first; then the
+  final STATE, the run summary, failed audiences failing the run; downloads
+  closed) around both a sync and `--test` (tests/test_audience_failures.py,
+  tests/test_connection_test.py).
 - `Tap.cb_test` ends with `ctx.exit()`; the `click.exceptions.Exit` it raises
   is caught so that `--test` leaves without waiting for downloads ahead
   (tests/test_connection_test.py).
@@ -29,11 +30,17 @@ documented API, why, and the tests that fail if an upgrade breaks it
   tests/test_meltano_batch_guard.py, tests/test_stream_maps.py).
 - `singer_sdk.plugin_base.JSONSchemaValidator` validates the built-in
   settings the way the SDK does, for messages that quote no value.
-- `Stream.state_manager.is_flushed` (streams.py, the state manager lives in
-  the private `singer_sdk.streams._state`) is reset so that a committed
-  bookmark goes out as STATE (tests/test_kill_resume.py).
-- delivery/bookmarks.py writes the SDK's partition state keys itself; see
-  that module for what it relies on.
+- `Tap.state_writer` is overridden with delivery/statewriter.py's
+  `ThrottledStateWriter`, a subclass of the private
+  `singer_sdk.helpers._state.StateWriter`: the SDK's writer copies the whole
+  state for every partition. `Tap.sync_all` still writes its first STATE
+  through `Tap._state_writer`, bypassing the override
+  (tests/test_run_output.py).
+- delivery/bookmarks.py writes the SDK's partition state keys
+  (`replication_key`, `replication_key_value`) and drops its
+  `progress_markers`, which the SDK would otherwise promote over a committed
+  bookmark at the end of the sync (tests/test_incremental.py,
+  tests/test_kill_resume.py).
 """
 
 from __future__ import annotations
