@@ -1,12 +1,55 @@
-"""TapMxAudience: settings, streams, and how a sync ends."""
+"""TapMxAudience: settings, streams, and how a sync ends.
+
+singer-sdk upgrade checklist: what the tap relies on beyond singer-sdk's
+documented API, why, and the tests that fail if an upgrade breaks it
+(`bash scripts/sdk-latest.sh` runs them against the newest 0.x).
+
+- `PluginBase._validate_config` (private) is overridden: the SDK's messages
+  quote the offending value, which may be a secret, and there is no public
+  hook for them (tests/test_hostile_config.py, tests/test_secrets.py).
+- `PluginBase._handle_termination` (private) is overridden: the SDK exits 0
+  on SIGTERM/SIGINT and writes the STATE even inside a half-written line
+  (tests/test_signals.py).
+- `Tap.sync_all` and `Tap.run_connection_test` are `@final` in typing only;
+  they are overridden to put the end-of-run work (token first; then the
+  final STATE, the run summary, failed audiences failing the run; downloads
+  closed) around both a sync and `--test` (tests/test_audience_failures.py,
+  tests/test_connection_test.py).
+- `Tap.cb_test` ends with `ctx.exit()`; the `click.exceptions.Exit` it raises
+  is caught so that `--test` leaves without waiting for downloads ahead
+  (tests/test_connection_test.py).
+- `Stream.sync` logs "An unhandled error occurred" for the `AbortedSync...`
+  exception its own dry-run record limit raises (caused by
+  `MaxRecordsLimitException`); `ending.quiet_dry_run_stops` drops that line by
+  the exception chain (tests/test_connection_test.py).
+- `Stream.ABORT_AT_RECORD_COUNT`, `Stream.stream_maps` (`SameRecordTransform`,
+  `RemoveRecordTransform`, `flattening_enabled`), `Stream.mask` and
+  `Stream.child_streams` are read to know whether singer-sdk would change or
+  drop records: the fast path (delivery/fastpath.py), the BATCH guard and
+  the stream-map guard below (tests/test_fastpath_equivalence.py,
+  tests/test_meltano_batch_guard.py, tests/test_stream_maps.py).
+- `singer_sdk.plugin_base.JSONSchemaValidator` validates the built-in
+  settings the way the SDK does, for messages that quote no value.
+- `Tap.state_writer` is overridden with delivery/statewriter.py's
+  `ThrottledStateWriter`, a subclass of the private
+  `singer_sdk.helpers._state.StateWriter`: the SDK's writer copies the whole
+  state for every partition. `Tap.sync_all` still writes its first STATE
+  through `Tap._state_writer`, bypassing the override
+  (tests/test_run_output.py).
+- delivery/bookmarks.py writes the SDK's partition state keys
+  (`replication_key`, `replication_key_value`) and drops its
+  `progress_markers`, which the SDK would otherwise promote over a committed
+  bookmark at the end of the sync (tests/test_incremental.py,
+  tests/test_kill_resume.py).
+"""
 
 from __future__ import annotations
 
 import copy
 import io
-import logging
 import os
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import PurePath
 from typing import IO, TYPE_CHECKING, Any, ClassVar
@@ -14,17 +57,23 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.helpers._util import load_json
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
-from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
+from singer_sdk.mapper import RemoveRecordTransform
+from singer_sdk.plugin_base import JSONSchemaValidator
 from typing_extensions import override
 
 from tap_mx_audience import statefile
 from tap_mx_audience.delivery.fastpath import record_transforms
-from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.delivery.output import BufferedSingerWriter, StdoutClosedError
 from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
+from tap_mx_audience.ending import (
+    leave,
+    one_line_failures,
+    quiet_dry_run_stops,
+    start_stop_deadline,
+)
 from tap_mx_audience.envconfig import environment_config
-from tap_mx_audience.errors import SettingsError, StateError, TapMxAudienceError
+from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.services import SyncServices
 from tap_mx_audience.settings import (
     MAX_RETRIES,
@@ -46,8 +95,6 @@ if TYPE_CHECKING:
 
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.streams import Stream
-
-EXIT_FAILED = 1
 
 AUDIENCE_ITEM = th.ObjectType(
     th.Property(
@@ -238,11 +285,9 @@ class TapMxAudience(Tap):
         """
         if value is None:
             return None
-        try:
+        del ctx  # failures end the process here, as everywhere else
+        with one_line_failures(cls.logger):
             text = statefile.checked_text(value.read())
-        except StateError as exc:
-            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
-            ctx.exit(EXIT_FAILED)
         return None if text is None else io.StringIO(text)
 
     @override
@@ -264,7 +309,7 @@ class TapMxAudience(Tap):
 
     @override
     def setup_mapper(self) -> None:
-        """Refuse BATCH output that would ignore stream maps or selection.
+        """Refuse stream maps or BATCH output that would silently drop records.
 
         This is the first point where both the catalog and the stream maps
         are known, before anything is written.
@@ -286,6 +331,13 @@ class TapMxAudience(Tap):
                         f"Setting 'batch_config' cannot be combined with {problem}: "
                         "singer-sdk writes BATCH files without applying them"
                     )
+        for stream in self.streams.values():
+            if child := _child_dropped_with(stream):
+                raise SettingsError(
+                    f"Setting 'stream_maps' drops stream '{stream.name}', and "
+                    f"singer-sdk then drops its child stream '{child}' too: "
+                    f"deselect '{stream.name}' in the catalog instead"
+                )
 
     @cached_property
     def services(self) -> SyncServices:
@@ -335,44 +387,56 @@ class TapMxAudience(Tap):
 
     @classmethod
     @override
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: Any = None,
-        state: IO[str] | None = None,
-        catalog: IO[str] | None = None,
-    ) -> None:
-        """Run a sync; one line on stderr and a non-zero exit when it fails.
+    def invoke(cls, **options: Any) -> None:
+        """Run a sync; one line on stderr and a non-zero exit when it fails."""
+        with one_line_failures(cls.logger):
+            super().invoke(**options)
 
-        Differs from `Tap.invoke` only in ending: audiences that failed along
-        the way (after every other audience was delivered) fail the run.
+    @classmethod
+    @override
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """Run `--test` as a sync limited in records, ending as a sync ends.
+
+        singer-sdk calls this for every run; with `--test` it ends the process
+        (`ctx.exit`) with downloads still running ahead, which are left behind
+        rather than waited for.
         """
-        super(Tap, cls).invoke(about=about, about_format=about_format)
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        tap: TapMxAudience | None = None
         try:
-            tap = cls(
-                config=config.config,
-                state=None if state is None else load_json(state.read()),
-                catalog=None if catalog is None else load_json(catalog.read()),
-                parse_env_config=config.parse_env,
-                validate_config=True,
-            )
-            tap.services.client.authenticate()
-            _ = tap.services.snapshot_store  # a missing backend stops the run here
-            tap.sync_all()
-            tap.services.state_writer.flush()
-            cls.logger.info("%s", tap.services.summary.line())
-            tap.services.raise_for_failures()
-        except TapMxAudienceError as exc:
-            cls.logger.error("%s", exc)  # noqa: TRY400 - one line, no traceback
-            sys.exit(EXIT_FAILED)
+            with one_line_failures(cls.logger):
+                super().cb_test(ctx, param, value)
+        except click.exceptions.Exit as done:
+            leave(done.exit_code)
+
+    @override  # type: ignore[misc] # final in typing only
+    def sync_all(self) -> None:
+        """Sync every stream, inside what every run does around them."""
+        with self._sync_run():
+            super().sync_all()
+
+    @override  # type: ignore[misc] # final in typing only
+    def run_connection_test(self) -> bool:
+        """`--test`: singer-sdk's dry run, ending as a sync ends."""
+        with self._sync_run(), quiet_dry_run_stops(self.streams.values()):
+            return super().run_connection_test()
+
+    @contextmanager
+    def _sync_run(self) -> Iterator[None]:
+        """What every sync does around its streams.
+
+        The token first, so that rejected credentials or a wrong `api_url`
+        stop the run before anything is written; after the streams, the
+        latest state and the run summary, then audiences that failed along
+        the way fail the run; downloads are closed however the run ends.
+        """
+        try:
+            self.services.client.authenticate()
+            _ = self.services.snapshot_store  # a missing backend stops the run here
+            yield
+            self.services.state_writer.flush()
+            self.logger.info("%s", self.services.summary.line())
+            self.services.raise_for_failures()
         finally:
-            if tap is not None:
-                tap.services.close()
+            self.services.close()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -380,18 +444,45 @@ class TapMxAudience(Tap):
 
         singer-sdk exits 0 on SIGTERM, which tells an orchestrator that a
         cut-short run succeeded. A write in progress is completed first, so
-        the STATE never lands inside a half-written line.
+        the STATE never lands inside a half-written line; a stdout that takes
+        nothing more cannot hold the process beyond the stop deadline.
         """
+        start_stop_deadline(signum, self.logger)
         self.services.output.when_idle(lambda: self._terminate(signum))
 
     def _terminate(self, signum: int) -> None:
         """Write the state and leave at once; downloads still running are abandoned."""
         self.logger.warning("Stopped by signal %d; emitting the latest state", signum)
-        self.state_writer.write_state(self.state)
-        self.state_writer.flush()
-        self.services.output.flush()
-        logging.shutdown()
-        os._exit(128 + signum)
+        try:
+            self.state_writer.write_state(self.state)
+            self.state_writer.flush()
+            self.services.output.flush()
+        except StdoutClosedError:
+            self.logger.warning("stdout was closed: no final STATE was written")
+        leave(128 + signum)
+
+
+def _child_dropped_with(stream: Stream) -> str | None:
+    """A wanted child stream that a map dropping `stream` would drop too.
+
+    singer-sdk syncs the children of a record only if the parent's map keeps
+    it; a catalog deselection, unlike a map, keeps them.
+    """
+    if not _dropped_by_map(stream):
+        return None
+    return next(
+        (
+            child.name
+            for child in stream.child_streams
+            if (child.selected or child.has_selected_descendents)
+            and not _dropped_by_map(child)
+        ),
+        None,
+    )
+
+
+def _dropped_by_map(stream: Stream) -> bool:
+    return isinstance(stream.stream_maps[0], RemoveRecordTransform)
 
 
 def _batch_conflict(stream: Stream) -> str | None:

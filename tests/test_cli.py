@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
 from tests.support.tapdriver import run_tap
 
@@ -56,12 +58,13 @@ def test_config_from_environment(emulator: EmulatorAdmin, tmp_path: Path) -> Non
     assert sorted(run.member_ids()) == sorted(emulator.members("aud_env"))
 
 
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "connection-test"])
 def test_rejected_credentials_are_one_line_without_the_secret(
-    emulator: EmulatorAdmin, tmp_path: Path
+    emulator: EmulatorAdmin, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     emulator.configure([audience("aud_a", 3)])
     config = emulator.tap_config("aud_a", client_secret="wrong-secret-value-123")  # noqa: S106
-    run = run_tap(tmp_path, config)
+    run = run_tap(tmp_path, config, args=args)
     assert run.returncode == 1
     assert len(run.error_lines()) == 1
     assert run.error_lines()[0].endswith(

@@ -9,6 +9,10 @@ ahead of the records it covers and nothing but records ever waits.
 Only whole message lines are ever added, and a signal handler that must write
 (the final STATE on SIGTERM) waits until a write in progress is complete, so
 the output never holds a line cut in two.
+
+Once stdout is closed (EPIPE) the writer raises `StdoutClosedError` once and
+drops everything after it, so code that flushes on its way out (a stream's
+`finally`) does not fail again with nobody left to read.
 """
 
 from __future__ import annotations
@@ -26,14 +30,23 @@ from typing_extensions import override
 FLUSH_BYTES = 1 << 20
 
 
+class StdoutClosedError(BaseException):
+    """Nobody reads stdout any more: the run must end, not go on.
+
+    A `BaseException`, like `SystemExit`: singer-sdk's handlers of `Exception`
+    would log it as an unhandled error of every stream it passes through.
+    """
+
+
 class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
     """Buffers serialized messages and raw record lines for stdout."""
 
     def __init__(self) -> None:
-        """Start with an empty buffer and no write in progress."""
+        """Start with an empty buffer, no write in progress, stdout open."""
         self._buffer = bytearray()
         self._busy = False
         self._deferred: Callable[[], None] | None = None
+        self._closed = False
 
     @override
     def serialize_message(self, message: Message) -> bytes:
@@ -68,7 +81,7 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
                     self._buffer += part
                 else:
                     self._write_buffer()
-                    _write_stdout(part)
+                    self._write(part)
             if len(self._buffer) >= FLUSH_BYTES:
                 self._write_buffer()
 
@@ -79,8 +92,17 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
 
     def _write_buffer(self) -> None:
         if self._buffer:
-            _write_stdout(self._buffer)
+            self._write(self._buffer)
             self._buffer.clear()
+
+    def _write(self, data: bytes | bytearray) -> None:
+        if self._closed:
+            return
+        try:
+            _write_stdout(data)
+        except BrokenPipeError:
+            self._closed = True
+            raise StdoutClosedError from None
 
     def when_idle(self, action: Callable[[], None]) -> None:
         """Run `action` now, or as soon as the write in progress is complete.

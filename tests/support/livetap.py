@@ -51,13 +51,38 @@ class LiveTap:
             message: Message = json.loads(line)
             if wanted(message):
                 return message
-        msg = f"the tap ended without the awaited message:\n{self._stderr()}"
+        msg = f"the tap ended without the awaited message:\n{self.stderr()}"
         raise AssertionError(msg)
 
     def stop(self, signum: int) -> TapRun:
         """Send `signum`, then collect everything the tap had written."""
         os.kill(self._process.pid, signum)
         return self.finish()
+
+    def stop_unread(self, signum: int) -> float:
+        """Send `signum` while nobody reads; the seconds the tap took to end."""
+        started = time.monotonic()
+        os.kill(self._process.pid, signum)
+        self._process.wait(timeout=WAIT_SECONDS)
+        return time.monotonic() - started
+
+    def close_stdout(self) -> float:
+        """Stop reading for good, as `head` does; the seconds the tap took to end."""
+        stdout = self._process.stdout
+        assert stdout is not None
+        started = time.monotonic()
+        stdout.close()
+        self._process.wait(timeout=WAIT_SECONDS)
+        return time.monotonic() - started
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status, once the tap has ended."""
+        return self._process.returncode
+
+    def stderr(self) -> str:
+        """What the tap logged so far."""
+        return self._stderr_path.read_text(errors="replace")
 
     def finish(self) -> TapRun:
         """Wait for the tap to end; keep only complete lines, as a target would."""
@@ -70,10 +95,7 @@ class LiveTap:
         lines = [*self._lines, *complete.splitlines(keepends=True)]
         text = b"".join(lines).decode()
         messages = [json.loads(line) for line in lines]
-        return TapRun(returncode, text, self._stderr(), messages)
-
-    def _stderr(self) -> str:
-        return self._stderr_path.read_text(errors="replace")
+        return TapRun(returncode, text, self.stderr(), messages)
 
     def __enter__(self) -> Self:
         """Use as a context manager so a failing test leaves no process behind."""
@@ -91,6 +113,11 @@ class LiveTap:
             self._process.wait(timeout=WAIT_SECONDS)
         if self._process.stdout is not None:
             self._process.stdout.close()
+
+
+def is_member_record(message: Message) -> bool:
+    """Whether a message is an `audience_members` RECORD."""
+    return bool(message["type"] == "RECORD" and message["stream"] == "audience_members")
 
 
 def wait_until(condition: Callable[[], bool]) -> None:
