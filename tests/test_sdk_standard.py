@@ -25,7 +25,9 @@ class TestTapMxAudience(StandardTests):  # type: ignore[misc,valid-type]
 
     @pytest.fixture(scope="class", autouse=True)
     @classmethod
-    def _emulated_audiences(cls, emulator_server: EmulatorServer) -> None:
+    def _emulated_audiences(
+        cls, emulator_server: EmulatorServer, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
         admin = EmulatorAdmin(emulator_server.url)
         admin.configure(
             [
@@ -34,3 +36,6 @@ class TestTapMxAudience(StandardTests):  # type: ignore[misc,valid-type]
             ]
         )
         STANDARD_CONFIG["api_url"] = emulator_server.url
+        # Changes mode, so that every stream has records (membership_changes is
+        # empty in full mode).
+        STANDARD_CONFIG["snapshot_store"] = str(tmp_path_factory.mktemp("snapshots"))

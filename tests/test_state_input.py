@@ -175,13 +175,17 @@ def _released_state() -> dict[str, Any]:
     }
 
 
+def _members_bookmarks(state: dict[str, Any]) -> Any:  # noqa: ANN401 - JSON
+    return state["bookmarks"]["audience_members"]
+
+
 def test_state_written_by_the_current_release_keeps_working(
     emulator: EmulatorAdmin, tmp_path: Path
 ) -> None:
     run = _sync(emulator, tmp_path, _released_state())
     assert run.member_ids() == []
     assert _warnings(run) == []
-    assert run.last_state == _released_state()
+    assert _members_bookmarks(run.last_state) == _members_bookmarks(_released_state())
 
 
 def test_meltano_singer_state_wrapper_is_unwrapped(
@@ -189,7 +193,7 @@ def test_meltano_singer_state_wrapper_is_unwrapped(
 ) -> None:
     run = _sync(emulator, tmp_path, {"singer_state": _released_state()})
     assert run.member_ids() == []
-    assert run.last_state == _released_state()
+    assert _members_bookmarks(run.last_state) == _members_bookmarks(_released_state())
 
 
 def test_bookmarks_of_audiences_no_longer_configured_are_kept(
