@@ -16,18 +16,21 @@ from tap_mx_audience.audience import ResponseFormat
 from tap_mx_audience.lists import ListSummary, read_list
 from tap_mx_audience.lists.csvlist import CSV_MEMBER_COLUMNS
 
-# Printable ASCII but for the quote and the backslash (JSON escapes them) and
-# the closing bracket (read as the end of the list): the byte-level kind.
-SIMPLE_IDS = st.lists(
-    st.text(
+
+def _printable_ids(excluded: str) -> st.SearchStrategy[str]:
+    """Ids of printable ASCII but for `excluded`: the byte-level kind."""
+    return st.text(
         st.characters(
-            min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='"\\]'
+            min_codepoint=0x20, max_codepoint=0x7E, exclude_characters=excluded
         ),
         min_size=1,
         max_size=40,
-    ),
-    max_size=300,
-)
+    )
+
+
+# Not the quote and the backslash (JSON escapes them), nor the closing
+# bracket (read as the end of the list).
+SIMPLE_IDS = st.lists(_printable_ids('"\\]'), max_size=300)
 ANY_IDS = st.lists(
     st.text(st.characters(codec="utf-8"), min_size=1, max_size=20),
     max_size=100,
@@ -197,14 +200,11 @@ def test_json_dumps_layouts_are_read_from_their_bytes(
     assert members == ids
 
 
+# Not a quote, comma or backslash, nor a header's name (read as the header).
 CSV_SIMPLE_IDS = st.lists(
-    st.text(
-        st.characters(
-            min_codepoint=0x20, max_codepoint=0x7E, exclude_characters='",\\'
-        ),
-        min_size=1,
-        max_size=40,
-    ).filter(lambda member: member.strip().lower() not in CSV_MEMBER_COLUMNS),
+    _printable_ids('",\\').filter(
+        lambda member: member.strip().lower() not in CSV_MEMBER_COLUMNS
+    ),
     max_size=300,
 )
 
