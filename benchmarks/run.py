@@ -68,6 +68,11 @@ class Run:
                 values.append(float(metric["value"]))
         return values
 
+    @property
+    def cpu_seconds(self) -> float:
+        """User and system CPU time of the process, all threads, from GNU time."""
+        return self.reported("cpu_user") + self.reported("cpu_system")
+
     def reported(self, key: str) -> float:
         """A `key=value` line the plain emitter printed."""
         match = re.search(
@@ -94,7 +99,7 @@ class Result:
 
 
 def measure(command: list[str]) -> Run:
-    """Run a process with stdout to /dev/null; its wall time and peak RSS.
+    """Run a process with stdout to /dev/null; its wall time, peak RSS and CPU.
 
     The peak RSS comes from GNU time, not from wait4() here: a child forked
     from this driver starts with the driver's RSS, which would be counted.
@@ -102,7 +107,7 @@ def measure(command: list[str]) -> Run:
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         completed = subprocess.run(
-            [TIME, "-f", "maxrss_kib=%M", *command],
+            [TIME, "-f", "maxrss_kib=%M\ncpu_user=%U\ncpu_system=%S", *command],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             check=False,
@@ -182,13 +187,13 @@ def expected_fingerprint(audience_id: str, size: int) -> int:
     ) % (1 << 64)
 
 
-def check_tap_output(config: str, audience_id: str, size: int) -> None:
+def check_tap_output(config: str, audience_id: str, size: int, tap: str = TAP) -> None:
     """Run the tap once with its output read: every member exactly once."""
     marker = b'"stream":"audience_members","record":'
     ids: set[bytes] = set()
     total = 0
     with subprocess.Popen(
-        [TAP, "--config", config], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        [tap, "--config", config], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     ) as process:
         assert process.stdout is not None  # noqa: S101 - stdout is piped
         for line in process.stdout:

@@ -168,6 +168,49 @@ def test_headerless_csv_and_gzip(emulator: EmulatorServer) -> None:
     assert lines == [member_id("aud_test", i) for i in range(40)] + [""]
 
 
+JSON_LAYOUTS: dict[str, dict[str, Any]] = {
+    "compact": {"separators": (",", ":")},
+    "spaced_colon": {"separators": (",", ": ")},
+    "spaced_comma": {"separators": (", ", ":")},
+    "spaced": {"separators": (", ", ": ")},
+    "pretty": {"indent": 2},
+    "pretty_crlf": {"indent": 2},
+}
+
+
+@pytest.mark.parametrize("layout", JSON_LAYOUTS)
+@pytest.mark.parametrize("size", [0, 1, 5000])
+def test_json_layout_is_what_json_dumps_writes(
+    emulator: EmulatorServer, layout: str, size: int
+) -> None:
+    extras = ('quo"te', "ünï") if size else ()
+    emulator.state.put_audience(
+        audience(size=size, json_layout=layout, extra_members=extras)
+    )
+    response = get_list(emulator, "aud_test", token(emulator))
+    dumped = json.dumps(response.json(), **JSON_LAYOUTS[layout])
+    if layout == "pretty_crlf":
+        dumped = dumped.replace("\n", "\r\n")
+    assert response.content == dumped.encode()
+    assert int(response.headers["Content-Length"]) == len(response.content)
+    assert len(response.json()["list"]) == size + len(extras)
+
+
+@pytest.mark.parametrize(("line_ending", "newline"), [("crlf", "\r\n"), ("lf", "\n")])
+@pytest.mark.parametrize("header", [None, "member_id"])
+def test_csv_line_ending(
+    emulator: EmulatorServer, line_ending: str, newline: str, header: str | None
+) -> None:
+    emulator.state.put_audience(
+        audience(size=3, csv_header=header, csv_line_ending=line_ending)
+    )
+    response = get_list(emulator, "aud_test", token(emulator), Accept="text/csv")
+    ids = [member_id("aud_test", i) for i in range(3)]
+    lines = ids if header is None else [header, *ids]
+    assert response.content == "".join(line + newline for line in lines).encode()
+    assert int(response.headers["Content-Length"]) == len(response.content)
+
+
 def test_patch_makes_members_leave_and_join(emulator: EmulatorServer) -> None:
     emulator.state.put_audience(audience(size=20))
     bearer = token(emulator)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from dataclasses import dataclass
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,36 @@ def list_response(audience: Audience, *, csv: bool, gzip: bool) -> Response:
     return Response(200, body, tuple(headers))
 
 
+@dataclass(frozen=True)
+class _JsonLayout:
+    """Separators as `json.dumps` writes them; `newline` set means indent=2."""
+
+    colon: str
+    comma: str
+    newline: str | None = None
+
+    def indent(self, depth: int) -> str:
+        """What opens a line at `depth`; nothing on a one-line body."""
+        return "" if self.newline is None else self.newline + "  " * depth
+
+    def separator(self, depth: int) -> str:
+        """What separates two items (or fields) at `depth`."""
+        return self.comma if self.newline is None else "," + self.indent(depth)
+
+
+_JSON_LAYOUTS = {
+    "compact": _JsonLayout(":", ","),
+    "spaced_colon": _JsonLayout(": ", ","),
+    "spaced_comma": _JsonLayout(":", ", "),
+    "spaced": _JsonLayout(": ", ", "),
+    "pretty": _JsonLayout(": ", ",", "\n"),
+    "pretty_crlf": _JsonLayout(": ", ",", "\r\n"),
+}
+
+
 def _json_body(audience: Audience, members: Membership) -> Body:
-    """`{...,"list":[...],...}` with the keys in the audience's `key_order`."""
+    """The body `json.dumps` would write, keys in the audience's `key_order`."""
+    layout = _JSON_LAYOUTS[audience.json_layout]
     values = {
         "audience_id": _json(audience.audience_id),
         "count": str(members.count + audience.count_delta),
@@ -51,23 +80,29 @@ def _json_body(audience: Audience, members: Membership) -> Body:
         "updated_on": _json(audience.updated_on),
     }
     fields = [
-        f'"{key}":{values[key]}' if key != "list" else "" for key in audience.key_order
+        f'"{key}"{layout.colon}{values.get(key, "")}' for key in audience.key_order
     ]
+    between = layout.separator(1)
     if "list" not in audience.key_order:
-        data = ("{" + ",".join(fields) + "}").encode()
-        return Body.of(data, JSON_TYPE)
+        inside = layout.indent(1) + between.join(fields) + layout.indent(0)
+        return Body.of(("{" + inside + "}" if fields else "{}").encode(), JSON_TYPE)
     at = audience.key_order.index("list")
-    head = ("{" + "".join(f"{field}," for field in fields[:at]) + '"list":[').encode()
-    tail = ("]" + "".join(f",{field}" for field in fields[at + 1 :]) + "}").encode()
-    fmt = ItemFormat(b'"', b'"', b",", lambda member: _json(member).encode())
-    return _framed(head, members, fmt, tail, JSON_TYPE)
+    opened, closed = (layout.indent(2), layout.indent(1)) if members.count else ("", "")
+    head = "{" + layout.indent(1) + "".join(f + between for f in fields[:at])
+    head += fields[at] + "[" + opened
+    tail = closed + "]" + "".join(between + f for f in fields[at + 1 :])
+    tail += layout.indent(0) + "}"
+    sep = layout.separator(2).encode()
+    fmt = ItemFormat(b'"', b'"', sep, lambda member: _json(member).encode())
+    return _framed(head.encode(), members, fmt, tail.encode(), JSON_TYPE)
 
 
 def _csv_body(audience: Audience, members: Membership) -> Body:
-    """One member per CRLF line, with the header and columns the audience asks for."""
+    """One member per line, with the header and columns the audience asks for."""
+    ending = "\r\n" if audience.csv_line_ending == "crlf" else "\n"
     if audience.csv_header is None:
         fmt = ItemFormat(
-            b"", b"\r\n", b"", lambda member: f"{_csv(member)}\r\n".encode()
+            b"", ending.encode(), b"", lambda member: f"{_csv(member)}{ending}".encode()
         )
         return _framed(b"", members, fmt, b"", CSV_TYPE)
     columns = [audience.csv_header]
@@ -76,8 +111,8 @@ def _csv_body(audience: Audience, members: Membership) -> Body:
         columns.extend(_CSV_EXTRA_COLUMNS)
         extra = (audience.audience_id, audience.institution_id, audience.updated_on)
         suffix = "".join(f",{_csv(value)}" for value in extra)
-    header = (",".join(columns) + "\r\n").encode()
-    after = f"{suffix}\r\n".encode()
+    header = (",".join(columns) + ending).encode()
+    after = f"{suffix}{ending}".encode()
     fmt = ItemFormat(b"", after, b"", lambda member: _csv(member).encode() + after)
     return _framed(header, members, fmt, b"", CSV_TYPE)
 

@@ -19,6 +19,11 @@ MAX_MEMBER_INDEX = 16**12
 """Member indices are rendered as 12 hex digits, so they must stay below this."""
 
 TokenKey = Literal["access_token", "token"]
+JsonLayout = Literal[
+    "compact", "spaced_colon", "spaced_comma", "spaced", "pretty", "pretty_crlf"
+]
+"""How a JSON list body is laid out: `json.dumps` separators, or indent=2."""
+CsvLineEnding = Literal["crlf", "lf"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,8 @@ class Audience:
     key_order: tuple[str, ...] = BODY_KEYS
     csv_header: str | None = "member_id"
     csv_extra_columns: bool = False
+    json_layout: JsonLayout = "compact"
+    csv_line_ending: CsvLineEnding = "crlf"
     last_modified: bool = True
     gzip: bool = False
 

@@ -9,6 +9,7 @@ which keeps the output and the state deterministic.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,6 +22,7 @@ from tap_mx_audience.lists import ListBody, ListSummary, MalformedListError, rea
 from tap_mx_audience.settings import Settings
 
 LONG_WAIT_SECONDS = 1.0
+logger = logging.getLogger("tap-mx-audience")
 
 
 @dataclass(repr=False)
@@ -128,6 +130,7 @@ class AudienceFetcher:
             self._settings.response_format,
             self._settings.csv_member_column,
         )
+        logger.debug("%s: %s", audience.label, body.how_read)
         summary = body.summary
         declared = summary.declared_count
         if declared is not None and declared != summary.member_count:

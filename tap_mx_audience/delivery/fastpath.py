@@ -83,6 +83,7 @@ def write_member_records(
     )
     delimiter, blocks = fetched.body.member_blocks(_escaped_block)
     between = suffix + prefix
+    # > 0: a RECORD line's end and start are longer than any id delimiter.
     growth = len(between) - len(delimiter)
     written = 0
     for block in blocks:

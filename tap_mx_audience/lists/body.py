@@ -34,6 +34,16 @@ class ListBody:
     member_column: str | None
     summary: ListSummary
 
+    @property
+    def how_read(self) -> str:
+        """Which reader hands out the members, for the log: speed depends on it."""
+        span = self.summary.span
+        if span is not None:
+            return f"ids read from the body's bytes, joined by {span.delimiter!r}"
+        if self.response_format is ResponseFormat.CSV:
+            return "ids read by the csv module"
+        return "ids read by the ijson parser"
+
     def member_batches(self) -> Iterator[list[str]]:
         """The member ids, in body order, in batches."""
         if self.summary.span is not None:

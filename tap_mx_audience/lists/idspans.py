@@ -2,10 +2,12 @@
 
 Almost every body the API sends is simple: ids of printable ASCII that need
 no JSON escaping, joined by one exact delimiter (`","` inside a compact JSON
-array, the line ending in a one-column CSV). Such a span of the file is cut
-into whole ids with C-level byte operations (`rfind`, `split`, `translate`)
-instead of a parser's per-id events. A body is only treated this way after
-`scan_span` proved the span simple; anything else goes to the parsers.
+array, `", "` or a comma, a line break and indentation between quotes in a
+spaced or pretty-printed one, the line ending in a one-column CSV). Such a
+span of the file is cut into whole ids with C-level byte operations (`rfind`,
+`split`, `translate`) instead of a parser's per-id events. A body is only
+treated this way after `scan_span` proved the span simple; anything else goes
+to the parsers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from typing import IO
 
 BLOCK_BYTES = 1 << 18
 MAX_ID_LENGTH = 512
+MAX_DELIMITER_BYTES = 64
+"""Longer whitespace between ids is left to the parsers. The bound keeps every
+delimiter shorter than the end and start of a RECORD line that replace it."""
 PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 
 
@@ -29,7 +34,11 @@ class IdSpan:
 
 
 def id_blocks(file: IO[bytes], span: IdSpan) -> Iterator[bytes]:
-    """Yield the span in blocks of whole ids, each block joined by the delimiter."""
+    """Yield the span in blocks of whole ids, each block joined by the delimiter.
+
+    A block's worth of bytes without a delimiter (never in a simple span, whose
+    ids are short) is yielded as it is, so scanning any span stays linear.
+    """
     delimiter = span.delimiter
     file.seek(span.start)
     left = span.stop - span.start
@@ -37,10 +46,9 @@ def id_blocks(file: IO[bytes], span: IdSpan) -> Iterator[bytes]:
     while left > 0 and (block := file.read(min(BLOCK_BYTES, left))):
         left -= len(block)
         buffer = carry + block
-        cut = buffer.rfind(delimiter) if left else len(buffer)
-        if cut < 0:
-            carry = buffer
-            continue
+        cut = buffer.rfind(delimiter) if left else -1
+        if cut < 0:  # the span's end, or a whole block without a delimiter
+            cut = len(buffer)
         yield buffer[:cut]
         carry = buffer[cut + len(delimiter) :]
 

@@ -1,13 +1,15 @@
 """The JSON list reader: `{"audience_id": ..., "count": ..., "list": [...], ...}`.
 
-Keys may come in any order (`updated_on` often follows the list). A compact
-body of simple ids is read with byte operations (see `idspans`); any other is
-validated event by event with ijson, which also words every error.
+Keys may come in any order (`updated_on` often follows the list). A body of
+simple ids joined alike (compact, spaced or pretty-printed, any line endings)
+is read with byte operations (see `idspans`); any other is validated event by
+event with ijson, which also words every error.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import IO
@@ -15,6 +17,8 @@ from typing import IO
 import ijson
 
 from tap_mx_audience.lists.idspans import (
+    MAX_DELIMITER_BYTES,
+    MAX_ID_LENGTH,
     PRINTABLE_ASCII,
     IdSpan,
     find_byte,
@@ -32,7 +36,10 @@ from tap_mx_audience.lists.summary import (
     skip_bom,
 )
 
-JSON_LIST_OPENING = b'"list":['
+JSON_WHITESPACE = b" \t\r\n"
+JSON_LIST_OPENING = re.compile(rb'"list"[ \t\r\n]*:[ \t\r\n]*\[')
+JSON_ID_DELIMITER = re.compile(rb'"[ \t\r\n]*,[ \t\r\n]*"')
+COMPACT_ID_DELIMITER = b'","'
 JSON_ID_BYTES = PRINTABLE_ASCII.translate(None, b'"\\')
 JSON_SCALAR_KEYS = frozenset({"audience_id", "institution_id", "count", "updated_on"})
 
@@ -90,22 +97,22 @@ def summarize_json(file: IO[bytes]) -> ListSummary:
 
 
 def _summarize_simple_json(file: IO[bytes], body_start: int) -> ListSummary | None:
-    """Summarise a compact body with simple ids, or None to leave it to ijson.
+    """Summarise a body of simple ids joined alike, or None to leave it to ijson.
 
     The body around the list (its "frame") is checked by ijson with the list
     cut out, so the keys are validated exactly as on the ijson path; the list
     must be the frame's only array, so the cut is the top-level `list`.
     """
     head = read_at(file, body_start, MAX_FRAME_BYTES)
-    opening = head.find(JSON_LIST_OPENING)
-    if opening < 0:
+    opening = JSON_LIST_OPENING.search(head)
+    if opening is None:
         return None
-    list_start = body_start + opening + len(JSON_LIST_OPENING)
+    list_start = body_start + opening.end()
     list_stop = find_byte(file, list_start, b"]")
     if list_stop is None:
         return None
     tail = read_at(file, list_stop + 1, MAX_FRAME_BYTES + 1)
-    frame = head[: opening + len(JSON_LIST_OPENING)] + b"]" + tail
+    frame = head[: opening.end()] + b"]" + tail
     if len(tail) > MAX_FRAME_BYTES or frame.count(b"[") != 1:
         return None
     try:
@@ -120,13 +127,31 @@ def _summarize_simple_json(file: IO[bytes], body_start: int) -> ListSummary | No
 
 
 def _json_id_span(file: IO[bytes], list_start: int, list_stop: int) -> IdSpan | None:
-    """The ids between the array's brackets: `"a","b"` gives the span `a","b`."""
-    if list_start == list_stop:
-        return IdSpan(list_start, list_stop, b'","')
-    quoted = read_at(file, list_start, 1) + read_at(file, list_stop - 1, 1) == b'""'
-    if list_stop - list_start < len(b'"x"') or not quoted:
+    """The ids between the array's brackets, joined by the body's own delimiter.
+
+    `[ "a", "b" ]` gives the span `a", "b` joined by `", "`: whitespace after
+    `[` and before `]` is stepped over, and the delimiter is learned from the
+    first two ids; `scan_span` then proves that it joins every id.
+    """
+    window = min(list_stop - list_start, MAX_FRAME_BYTES)
+    leading = read_at(file, list_start, window)
+    first = list_start + window - len(leading.lstrip(JSON_WHITESPACE))
+    if first == list_stop:
+        return IdSpan(first, first, COMPACT_ID_DELIMITER)
+    trailing = read_at(file, list_stop - window, window)
+    last = list_stop - window + len(trailing.rstrip(JSON_WHITESPACE))
+    quoted = read_at(file, first, 1) + read_at(file, last - 1, 1) == b'""'
+    if last - first < len(b'"x"') or not quoted:
         return None
-    return IdSpan(list_start + 1, list_stop - 1, b'","')
+    span = IdSpan(first + 1, last - 1, COMPACT_ID_DELIMITER)
+    first_id = read_at(file, span.start, MAX_ID_LENGTH + MAX_DELIMITER_BYTES + 1)
+    end = first_id.find(b'"')
+    if span.start + end == span.stop:  # one id: nothing joins it
+        return span
+    delimiter = JSON_ID_DELIMITER.match(first_id, end) if end >= 0 else None
+    if delimiter is None or len(delimiter[0]) > MAX_DELIMITER_BYTES:
+        return None
+    return IdSpan(span.start, span.stop, delimiter[0])
 
 
 def _refuse_ids(ids: list[str]) -> None:
