@@ -143,9 +143,9 @@ class AudiencesStream(_MxStream):
                 fetched, members.get_context_state(fetched.audience.context)
             )
         except TapMxAudienceError as exc:
-            self._fail(
-                fetched.audience, AudienceFailedError(fetched.audience, str(exc))
-            )
+            # The store's messages may name the audience already.
+            reason = str(exc).removeprefix(f"{fetched.audience.label}: ")
+            self._fail(fetched.audience, AudienceFailedError(fetched.audience, reason))
             return
         self._current = plan
         try:

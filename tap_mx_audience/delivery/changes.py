@@ -50,9 +50,7 @@ class History:
         if confirmed is None:
             msg = (
                 f"the snapshot its state confirms ({bookmark.snapshot}) is missing "
-                f"from {store.label}; to start over, clear this audience's state "
-                "(meltano state clear, or drop its partition) and delete its rows "
-                "in the target: every member is then sent again as joined"
+                f"from {store.label}; {START_OVER}"
             )
             raise SnapshotError(msg)
         store.prune(audience, confirmed.sequence)
@@ -62,6 +60,13 @@ class History:
     def empty(self) -> bool:
         """Nothing was ever delivered or attempted: every member is a join."""
         return self.confirmed is None and not self.unconfirmed
+
+
+START_OVER = (
+    "to start over, clear this audience's state (meltano state clear, or drop "
+    "its partition) and delete its rows in the target: every member is then "
+    "sent again as joined"
+)
 
 
 class _NothingDelivered:
@@ -135,6 +140,9 @@ def work_out_changes(
                 changes.write(("\n".join(lines) + "\n").encode())
                 joined += len(batch.joined)
                 left += len(batch.left)
+    except SnapshotError as exc:
+        changes.close()
+        raise SnapshotError(f"{exc}; {START_OVER}") from None
     except BaseException:
         changes.close()
         raise
