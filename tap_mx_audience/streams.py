@@ -1,10 +1,12 @@
-"""The `audiences` and `audience_members` streams.
+"""The `audiences`, `audience_members` and `membership_changes` streams.
 
 `audiences` has one partition per configured audience. It downloads and checks
 each list once (through the sync's fetcher, which works ahead), decides from
-the audience's bookmark what to deliver (a `DeliveryPlan`), and hands the plan
-to its child `audience_members` in the child context. The child sends the
-members; the parent commits the bookmark once the child is done.
+the audience's bookmark what to deliver (a `DeliveryPlan`; in changes mode the
+snapshot is written and the changes worked out here, before any record), and
+hands the plan to its children in the child context. `audience_members` sends
+the members (or who joined and left), `membership_changes` the events; the
+parent commits the bookmark once both are done.
 """
 
 from __future__ import annotations
