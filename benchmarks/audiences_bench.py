@@ -38,6 +38,7 @@ ONE_RUN_FROM = 10_000
 STATE_LINE = re.compile(rb'^\{"type": ?"STATE"')
 SUMMARY = re.compile(rb"Run summary: [^\n\"]*")
 TIMES = re.compile(rb"user=([0-9.]+) sys=([0-9.]+) maxrss_kib=([0-9]+)")
+GNU_TIME = ["/usr/bin/time", "-f", "user=%U sys=%S maxrss_kib=%M"]
 
 
 @dataclass
@@ -56,7 +57,7 @@ class TapRun:
 
 def run_tap(tap: str, config: str, state: str | None, timeout: float) -> TapRun:
     """Run the tap once under GNU time; stdout goes to a file that is then read."""
-    command = ["/usr/bin/time", "-f", "user=%U sys=%S maxrss_kib=%M", tap]
+    command = [*GNU_TIME, tap]
     command += ["--config", config]
     with tempfile.TemporaryDirectory() as tmp:
         if state is not None:
@@ -85,17 +86,23 @@ def run_tap(tap: str, config: str, state: str | None, timeout: float) -> TapRun:
                     state_bytes += len(line)
                     state_lines += 1
                     final_state = line
-    times = TIMES.findall(log)[-1]
+    cpu, rss = cost(log)
     summary = SUMMARY.findall(log)
     return TapRun(
         wall_seconds=round(wall, 3),
-        cpu_seconds=round(float(times[0]) + float(times[1]), 2),
-        max_rss_mib=round(int(times[2]) / 1024, 1),
+        cpu_seconds=round(cpu, 2),
+        max_rss_mib=round(rss, 1),
         state_bytes=state_bytes,
         state_lines=state_lines,
         summary=summary[-1].decode() if summary else "",
         final_state=json.dumps(json.loads(final_state)["value"]),
     )
+
+
+def cost(log: bytes) -> tuple[float, float]:
+    """CPU seconds (user+sys) and peak RSS MiB that GNU time added to a log."""
+    user, system, rss = TIMES.findall(log)[-1]
+    return float(user) + float(system), int(rss) / 1024
 
 
 @dataclass

@@ -42,6 +42,7 @@ import requests
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.audiences_bench import GNU_TIME, cost  # noqa: E402
 from benchmarks.run import CREDENTIALS, INSTITUTION, TAP, audience, emulator  # noqa: E402
 from tests.support.meltano_support import (  # noqa: E402
     MeltanoProject,
@@ -57,7 +58,6 @@ STATE_ID = "dev:tap-mx-audience-to-target-postgres"
 DAYS = {1: "2026-11-20", 2: "2026-11-21", 3: "2026-11-21"}
 MODES = ("full", "changes")
 SUMMARY = re.compile(r"Run summary: [^\n\"]*?(\d+) member record\(s\) sent[^\n\"]*")
-TIMES = re.compile(rb"user=([0-9.]+) sys=([0-9.]+) maxrss_kib=([0-9]+)")
 
 
 @dataclass
@@ -164,7 +164,7 @@ def tap_alone(mode: Mode, day: int, runs: int, workdir: Path) -> Result:
             config["snapshot_store"] = str(copy)
         config_path = workdir / f"{mode.name}-config.json"
         config_path.write_text(json.dumps(config))
-        command = ["/usr/bin/time", "-f", "user=%U sys=%S maxrss_kib=%M", TAP]
+        command = [*GNU_TIME, TAP]
         command += ["--config", str(config_path), "--state", str(state_path)]
         started = time.perf_counter()
         completed = subprocess.run(
@@ -175,9 +175,9 @@ def tap_alone(mode: Mode, day: int, runs: int, workdir: Path) -> Result:
         if completed.returncode != 0:
             msg = f"{mode.name}: the tap failed: {log[-3000:]!r}"
             raise RuntimeError(msg)
-        user, system, rss = TIMES.findall(log)[-1]
-        cpus.append(float(user) + float(system))
-        rsss.append(int(rss) / 1024)
+        cpu, rss = cost(log)
+        cpus.append(cpu)
+        rsss.append(rss)
         members, line = sent(log.decode())
     result = Result(
         mode=mode.name,

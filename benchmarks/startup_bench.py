@@ -26,10 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.audiences_bench import labelled  # noqa: E402
+from benchmarks.audiences_bench import GNU_TIME, cost, labelled  # noqa: E402
 
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
-TIMES = re.compile(rb"user=([0-9.]+) sys=([0-9.]+)")
 ENV = {
     key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"
 }
@@ -54,15 +53,14 @@ def about(tap: str) -> tuple[float, float]:
     """Wall and CPU seconds of `--about`."""
     started = time.perf_counter()
     completed = subprocess.run(
-        ["/usr/bin/time", "-f", "user=%U sys=%S", tap, "--about"],
+        [*GNU_TIME, tap, "--about"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         check=True,
         env=ENV,
     )
     wall = time.perf_counter() - started
-    user, system = TIMES.findall(completed.stderr)[-1]
-    return wall, float(user) + float(system)
+    return wall, cost(completed.stderr)[0]
 
 
 def main() -> None:
