@@ -65,10 +65,15 @@ class _MxStream(Stream):
         """
         if context is None or not self.state_partitioning_keys:
             return super().get_context_state(context)
-        if not self._context_states:
-            for partition in self.stream_state.get("partitions", []):
-                key = self._partition_key(partition["context"])
-                self._context_states[key] = partition
+        partitions: list[dict[str, Any]] = self.stream_state.setdefault(
+            "partitions", []
+        )
+        if len(partitions) != len(self._context_states):
+            # Partitions the SDK added itself: index them all again (rare).
+            self._context_states = {
+                self._partition_key(partition["context"]): partition
+                for partition in partitions
+            }
         key = self._partition_key(context)
         if (state := self._context_states.get(key)) is None:
             # New, laid out as the SDK does: {"context": the partitioning keys}.
@@ -77,7 +82,7 @@ class _MxStream(Stream):
                     name: context[name] for name in self.state_partitioning_keys
                 }
             }
-            self.stream_state.setdefault("partitions", []).append(state)
+            partitions.append(state)
             self._context_states[key] = state
         return state
 
