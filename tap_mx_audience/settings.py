@@ -171,7 +171,8 @@ def _audiences(value: object) -> tuple[AudienceRef, ...]:
         )
     if not value:
         raise SettingsError.about("audiences", "must list at least one audience")
-    audiences: list[AudienceRef] = []
+    # Ordered, and the repeat check below is O(1): 10,000 audiences are fine.
+    audiences: dict[AudienceRef, None] = {}
     for index, item in enumerate(value):
         name = f"audiences[{index}]"
         if not isinstance(item, Mapping):
@@ -189,7 +190,7 @@ def _audiences(value: object) -> tuple[AudienceRef, ...]:
         )
         if audience in audiences:
             raise SettingsError.about(name, f"repeats {audience.label}")
-        audiences.append(audience)
+        audiences[audience] = None
     return tuple(audiences)
 
 

@@ -51,11 +51,56 @@ class _MxStream(Stream):
         self._services = services
         self._schema_written = False
         self._record_counter: Counter | None = None
+        self._context_states: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     @property
     @override
     def partitions(self) -> list[dict[str, Any]]:
         return [audience.context for audience in self._services.settings.audiences]
+
+    @override
+    def get_context_state(self, context: Context | None) -> dict[str, Any]:
+        """The partition's state dict, from an index of the stream's partitions.
+
+        The SDK finds it by scanning every partition: looked up for each
+        audience, that is quadratic (10,000 audiences: 50 million comparisons).
+        """
+        if context is None or not self.state_partitioning_keys:
+            return super().get_context_state(context)
+        partitions: list[dict[str, Any]] = self.stream_state.setdefault(
+            "partitions", []
+        )
+        if len(partitions) != len(self._context_states):
+            # Partitions the SDK added itself: index them all again (rare).
+            self._context_states = {
+                self._partition_key(partition["context"]): partition
+                for partition in partitions
+            }
+        key = self._partition_key(context)
+        if (state := self._context_states.get(key)) is None:
+            # New, laid out as the SDK does: {"context": the partitioning keys}.
+            state = {
+                "context": {
+                    name: context[name] for name in self.state_partitioning_keys
+                }
+            }
+            partitions.append(state)
+            self._context_states[key] = state
+        return state
+
+    @override
+    def finalize_state_progress_markers(
+        self, state: dict[str, Any] | None = None
+    ) -> None:
+        """Finalize each audience's state found through the index, not by scanning."""
+        if state or not self.selected or not self.state_partitioning_keys:
+            super().finalize_state_progress_markers(state)
+            return
+        for partition in self.partitions:
+            super().finalize_state_progress_markers(self.get_context_state(partition))
+
+    def _partition_key(self, context: Context) -> tuple[Any, ...]:
+        return tuple(context.get(name) for name in self.state_partitioning_keys)
 
     @override
     def _write_schema_message(self) -> None:
