@@ -154,7 +154,7 @@ class AudiencesStream(_MxStream):
             # While waiting on a slow download, the state held back by the
             # throttle goes out: the wait costs nothing more.
             fetched = self._services.fetcher.fetch(
-                audience, on_long_wait=self._services.state_writer.flush
+                audience, on_long_wait=self._services.state_writer.idle
             )
         except AudienceFailedError as failure:
             self._fail(audience, failure)

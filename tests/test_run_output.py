@@ -10,9 +10,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.delivery.statewriter import (
+    STATE_BYTES_PER_SECOND,
+    ThrottledStateWriter,
+)
 from tests.support.emulatoradmin import EmulatorAdmin, audience
 from tests.support.tapdriver import TapRun, run_tap
 
@@ -93,3 +99,20 @@ def test_slow_download_logs_progress_and_the_run_ends_with_a_summary(
         r"50010 member record\(s\) sent; [\d.]+ MB downloaded in [\d.]+ s",
         summary[0],
     )
+
+
+def test_a_large_state_is_written_at_a_bounded_byte_rate(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """A 1 MB state offered every 0.1 s for a minute goes out about every 10 s."""
+    now = [0.0]
+    writer = ThrottledStateWriter(BufferedSingerWriter(), clock=lambda: now[0])
+    state: Any = {"bookmarks": {"s": {"partitions": [{"x": "y" * 1_000_000}]}}}
+    for _ in range(600):
+        writer.write_state(state)
+        writer.idle()
+        now[0] += 0.1
+    writer.flush()
+    lines = capsysbinary.readouterr().out.splitlines()
+    assert 6 <= len(lines) <= 8, len(lines)
+    assert sum(map(len, lines)) <= (60 + 10) * STATE_BYTES_PER_SECOND * 1.1

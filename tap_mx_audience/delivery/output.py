@@ -58,15 +58,17 @@ class BufferedSingerWriter(GenericSingerWriter[bytes, Message]):
         if message.type != SingerMessageType.RECORD or len(self._buffer) >= FLUSH_BYTES:
             self.flush()
 
-    def write_state(self, value: Mapping[str, Any]) -> None:
-        """Write a STATE message straight from the state, and flush.
+    def write_state(self, value: Mapping[str, Any]) -> int:
+        """Write a STATE message straight from the state, and flush; its size.
 
         The SDK's `StateMessage` would copy the whole state on the way.
         """
         line = serialize_json({"type": SingerMessageType.STATE.value, "value": value})
+        data = line.encode() + b"\n"
         with self._writing():
-            self._buffer += line.encode() + b"\n"
+            self._buffer += data
             self._write_buffer()
+        return len(data)
 
     def write_lines(self, *parts: bytes) -> None:
         """Write ready-made message lines (the fast path's records).
