@@ -273,6 +273,14 @@ class AudienceMembersStream(_MxStream):
     schema = AUDIENCE_MEMBERS_SCHEMA
 
     @override
+    def _write_starting_replication_value(self, context: Context | None) -> None:
+        """Nothing to write: the bookmark (delivery/bookmarks.py) decides.
+
+        singer-sdk's version finds the partition by scanning them all, for
+        every audience: quadratic in the number of audiences.
+        """
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         assert context is not None  # noqa: S101 - always called by the parent
         plan: DeliveryPlan = context[PLAN_CONTEXT_KEY]

@@ -41,6 +41,11 @@ documented API, why, and the tests that fail if an upgrade breaks it
   `progress_markers`, which the SDK would otherwise promote over a committed
   bookmark at the end of the sync (tests/test_incremental.py,
   tests/test_kill_resume.py).
+- `Stream._write_schema_message` (private) writes the SCHEMA once per run,
+  not once per audience; `Stream._write_starting_replication_value`
+  (private) is a no-op for `audience_members`, whose bookmarks decide
+  everything: the SDK's version scans every partition for each audience
+  (tests/test_run_output.py).
 """
 
 from __future__ import annotations
