@@ -319,7 +319,7 @@ class AudienceMembersStream(_MxStream):
             plan.changes.left,
         )
         template = plan.member_template()
-        for member_id, left_on in plan.changes.entries():
+        for member_id, left_on in plan.changed_members():
             if left_on is None:
                 yield {**template, "member_id": member_id}
             else:
@@ -399,12 +399,7 @@ class MembershipChangesStream(_MxStream):
             "list_fingerprint": fetched.summary.fingerprint,
             "observed_at": fetched.download.downloaded_at.isoformat(),
         }
-        if plan.changes is None:
-            for batch in fetched.body.member_batches():
-                for member_id in batch:
-                    yield {**event, "member_id": member_id}
-            return
-        for member_id, left_on in plan.changes.entries():
+        for member_id, left_on in plan.changed_members():
             if left_on is None:
                 yield {**event, "member_id": member_id}
             else:

@@ -25,7 +25,7 @@ LONG_WAIT_SECONDS = 1.0
 logger = logging.getLogger("tap-mx-audience")
 
 
-@dataclass(repr=False)
+@dataclass
 class FetchedAudience:
     """A downloaded list that passed every check, with its resolved fields."""
 
@@ -53,10 +53,6 @@ class FetchedAudience:
     def close(self) -> None:
         """Remove the downloaded body."""
         self.download.close()
-
-    def __repr__(self) -> str:
-        """Short, because singer-sdk logs stream contexts in its metrics."""
-        return f"<list of {self.audience.label}: {self.summary.member_count} members>"
 
 
 class AudienceFetcher:

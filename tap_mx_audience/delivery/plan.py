@@ -9,6 +9,7 @@ never covers records that were not written.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,6 +145,18 @@ class DeliveryPlan:
             member_count=summary.member_count,
             snapshot=self.snapshot,
         )
+
+    def changed_members(self) -> Iterator[tuple[str, datetime.date | None]]:
+        """Each change: the member, and the date they left (None: joined).
+
+        Without worked-out changes (a first delivery) every member joined.
+        """
+        if self.changes is not None:
+            yield from self.changes.entries()
+            return
+        for batch in self.fetched.body.member_batches():
+            for member_id in batch:
+                yield member_id, None
 
     def close(self) -> None:
         """Remove the worked-out changes, if any."""
