@@ -57,13 +57,14 @@ def get_list(
     emulator: EmulatorServer,
     id_or_slug: str,
     bearer: str | None,
+    institution: str = INSTITUTION,
     **headers: str,
 ) -> requests.Response:
     if bearer is not None:
         headers["Authorization"] = f"Bearer {bearer}"
     return requests.get(
         f"{emulator.url}/api/v1/audience/{id_or_slug}/list",
-        params={"institution_public_id": INSTITUTION},
+        params={"institution_public_id": institution},
         headers=headers,
         timeout=(2, 2),
     )
@@ -84,7 +85,7 @@ def test_json_list_is_the_whole_audience_with_exact_length(
 ) -> None:
     response = get_list(emulator, "high_value_members", token(emulator))
     body = response.json()
-    high_value = emulator.state.config.find("aud_0001")
+    high_value = emulator.state.config.find("aud_0001", INSTITUTION)
     assert high_value is not None
     assert list(body) == [
         "audience_id",
@@ -293,6 +294,64 @@ def test_not_found_forbidden_and_unauthorized(emulator: EmulatorServer) -> None:
     assert get_list(emulator, "aud_test", bearer).status_code == 403
     assert get_list(emulator, "aud_0001", None).status_code == 401
     assert get_list(emulator, "aud_0001", bearer + "x").status_code == 401
+
+
+def test_one_slug_names_one_audience_per_institution(
+    emulator: EmulatorServer,
+) -> None:
+    emulator.state.put_audience(audience(slug="shared", size=3))
+    emulator.state.put_audience(
+        audience(audience_id="aud_other", institution_id="INST_OTHER", slug="shared")
+    )
+    bearer = token(emulator)
+    here = get_list(emulator, "shared", bearer).json()
+    there = get_list(emulator, "shared", bearer, "INST_OTHER").json()
+    nowhere = get_list(emulator, "shared", bearer, "INST_NONE")
+    before = emulator.state.config
+    clash = requests.put(
+        f"{emulator.url}/_emulator/config",
+        json={
+            **before.to_dict(),
+            "audiences": [
+                {
+                    "audience_id": audience_id,
+                    "institution_id": INSTITUTION,
+                    "size": 1,
+                    "updated_on": "2026-11-25",
+                    "slug": "shared",
+                }
+                for audience_id in ("aud_a", "aud_b")
+            ],
+        },
+        timeout=5,
+    )
+    assert (here["audience_id"], here["institution_id"]) == ("aud_test", INSTITUTION)
+    assert set(here["list"]) == {member_id("aud_test", i) for i in range(3)}
+    assert (there["audience_id"], there["institution_id"]) == (
+        "aud_other",
+        "INST_OTHER",
+    )
+    assert set(there["list"]) == {member_id("aud_other", i) for i in range(40)}
+    assert nowhere.status_code == 404
+    assert clash.status_code == 400
+    assert clash.json()["detail"] == "slugs must be unique within an institution"
+    assert emulator.state.config == before
+
+
+def test_fault_for_an_audience_id_spares_its_slug_elsewhere(
+    emulator: EmulatorServer,
+) -> None:
+    emulator.state.put_audience(audience(slug="shared"))
+    emulator.state.put_audience(
+        audience(audience_id="aud_other", institution_id="INST_OTHER", slug="shared")
+    )
+    emulator.state.faults.add(Fault("status", status=503, id_or_slug="aud_other"))
+    bearer = token(emulator)
+    statuses = [
+        get_list(emulator, "shared", bearer, institution).status_code
+        for institution in (INSTITUTION, "INST_OTHER", "INST_OTHER")
+    ]
+    assert statuses == [200, 503, 200]
 
 
 def test_status_fault_hits_only_its_audience_then_is_used_up(

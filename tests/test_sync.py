@@ -128,3 +128,40 @@ def _committed(state: dict[str, Any], id_or_slug: str) -> bool:
         p["context"]["id_or_slug"] == id_or_slug and "replication_key_value" in p
         for p in partitions.get("partitions", [])
     )
+
+
+def test_one_slug_at_two_institutions_is_two_audiences(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    other = "INST_OTHER"
+    emulator.configure(
+        [
+            audience("aud_here", 5, slug="vip"),
+            audience("aud_there", 8, slug="vip", institution_id=other),
+        ]
+    )
+    config = emulator.tap_config()
+    config["audiences"] = [
+        {"id_or_slug": "vip", "institution_public_id": institution}
+        for institution in (INSTITUTION, other)
+    ]
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    delivered = {
+        institution: sorted(
+            r["member_id"]
+            for r in run.records("audience_members")
+            if r["institution_public_id"] == institution
+        )
+        for institution in (INSTITUTION, other)
+    }
+    assert delivered == {
+        INSTITUTION: sorted(emulator.members("aud_here")),
+        other: sorted(emulator.members("aud_there")),
+    }
+    assert sorted(run.member_ids("vip")) == sorted(
+        emulator.members("aud_here") | emulator.members("aud_there")
+    )
+    for institution in (INSTITUTION, other):
+        partition = partition_state(run.last_state, "vip", institution)
+        assert partition["replication_key_value"] == "2026-11-20"

@@ -74,19 +74,19 @@ def list_request(  # noqa: PLR0913 - one argument per request part it depends on
     `headers` have lower-cased names; `now` (the arrival time) judges token
     expiry; `record` is the request-log entry so far.
     """
-    audience = state.config.find(id_or_slug)
+    institution = urllib.parse.parse_qs(query).get("institution_public_id", [None])[0]
+    audience = state.config.find(id_or_slug, institution)
     names = {id_or_slug}
     if audience is not None:
         names |= {name for name in (audience.audience_id, audience.slug) if name}
     fault = state.faults.take("list", names)
     token = _bearer(headers.get("authorization", ""))
     check = state.tokens.check(token, now) if token else None
-    institution = urllib.parse.parse_qs(query).get("institution_public_id", [None])[0]
 
     def answer() -> Response:
         if check is None or not check.valid:
             return error_response(401, "invalid_token", ("WWW-Authenticate", _INVALID))
-        if audience is None or institution != audience.institution_id:
+        if audience is None:
             return error_response(404, "not_found")
         if audience.forbidden:
             return error_response(403, "forbidden")

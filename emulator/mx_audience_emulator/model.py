@@ -133,6 +133,12 @@ class EmulatorConfig:
         if len(set(ids)) != len(ids):
             msg = "audience ids must be unique"
             raise ConfigError(msg)
+        slugs = [
+            (a.institution_id, a.slug) for a in self.audiences if a.slug is not None
+        ]
+        if len(set(slugs)) != len(slugs):
+            msg = "slugs must be unique within an institution"
+            raise ConfigError(msg)
 
     @classmethod
     def from_dict(cls, data: object) -> Self:
@@ -143,10 +149,15 @@ class EmulatorConfig:
         """Dump the config to its JSON form."""
         return to_json_dict(self)
 
-    def find(self, id_or_slug: str) -> Audience | None:
-        """Resolve a URL's `{id_or_slug}`: an audience id wins over a slug."""
-        return self.audience(id_or_slug) or next(
-            (a for a in self.audiences if a.slug == id_or_slug), None
+    def find(self, id_or_slug: str, institution_id: str | None) -> Audience | None:
+        """Resolve a URL's `{id_or_slug}` at one institution, as MX does.
+
+        An audience id wins over a slug; the same slug at two institutions
+        names two audiences.
+        """
+        here = [a for a in self.audiences if a.institution_id == institution_id]
+        return next((a for a in here if a.audience_id == id_or_slug), None) or next(
+            (a for a in here if a.slug == id_or_slug), None
         )
 
     def audience(self, audience_id: str) -> Audience | None:
