@@ -1,1 +1,1 @@
-"""The output plumbing: batched stdout, STATE at a bounded rate, RECORD lines in bulk."""
+"""Output plumbing: batched stdout, STATE at a bounded rate, RECORD lines in bulk."""

@@ -24,7 +24,7 @@ _PLACEHOLDER = "\x00member\x00"
 _NEEDS_ESCAPING = re.compile(r'["\\\x00-\x1f\x7f-\U0010ffff]')
 
 
-def write_record_lines(  # noqa: PLR0913 - the parts of one RECORD line
+def write_record_lines(  # noqa: PLR0913, PLR0917 - the parts of one RECORD line
     writer: BufferedSingerWriter,
     stream_name: str,
     record_template: dict[str, Any],
