@@ -30,9 +30,9 @@ from typing import Any
 import xxhash
 
 from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.delivery.buckets import BucketedList
-from tap_mx_audience.delivery.membership import diff
-from tap_mx_audience.delivery.snapshots import SnapshotStore
+from tap_mx_audience.history.buckets import MemberBuckets
+from tap_mx_audience.history.diff import diff
+from tap_mx_audience.history.store import SnapshotStore
 
 AUDIENCE = AudienceRef("aud_bench", "INST_BENCH")
 BATCH = 16_384
@@ -68,11 +68,11 @@ def child(size: int, scratch: Path) -> dict[str, Any]:
     write_ids(day_1, 0, size)
     write_ids(day_2, churn, size + churn)
     store = SnapshotStore(str(scratch / "store"))
-    with BucketedList(id_batches(day_1), str(scratch)) as served:
+    with MemberBuckets(id_batches(day_1), str(scratch)) as served:
         confirmed = store.write(AUDIENCE, served, served.fingerprint, DAY_1)
 
     marks = [(time.perf_counter(), time.process_time())]
-    with BucketedList(id_batches(day_2), str(scratch)) as served:
+    with MemberBuckets(id_batches(day_2), str(scratch)) as served:
         marks.append((time.perf_counter(), time.process_time()))
         written = store.write(AUDIENCE, served, served.fingerprint, DAY_2)
         marks.append((time.perf_counter(), time.process_time()))

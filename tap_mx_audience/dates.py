@@ -13,3 +13,17 @@ def leading_date(value: object) -> datetime.date | None:
         return datetime.date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+def optional_date(value: object) -> datetime.date | None:
+    """A `YYYY-MM-DD` date (a longer ISO timestamp keeps its date); None if unset.
+
+    Raises `ValueError` for a value that is set but no date: the caller names
+    the setting or field it came from.
+    """
+    if value is None or value == "":
+        return None
+    if date := leading_date(value):
+        return date
+    msg = "not a date (YYYY-MM-DD)"
+    raise ValueError(msg)

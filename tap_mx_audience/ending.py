@@ -26,8 +26,8 @@ from singer_sdk.exceptions import (
 )
 from typing_extensions import override
 
-from tap_mx_audience.delivery.output import StdoutClosedError
 from tap_mx_audience.errors import TapMxAudienceError
+from tap_mx_audience.output.writer import StdoutClosedError
 
 if TYPE_CHECKING:
     from types import FrameType

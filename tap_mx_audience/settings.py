@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from tap_mx_audience.audience import AudienceRef, ResponseFormat
-from tap_mx_audience.dates import leading_date
+from tap_mx_audience.dates import optional_date
 from tap_mx_audience.errors import SettingsError
 
 _Number = TypeVar("_Number", int, float)
@@ -232,8 +232,9 @@ def _response_format(value: object) -> ResponseFormat:
 
 
 def _start_date(value: object) -> datetime.date | None:
-    if value is None or value == "":
-        return None
-    if date := leading_date(value):
-        return date
-    raise SettingsError.about("start_date", "must be a date such as 2024-01-31")
+    try:
+        return optional_date(value)
+    except ValueError:
+        raise SettingsError.about(
+            "start_date", "must be a date such as 2024-01-31"
+        ) from None

@@ -30,7 +30,7 @@ documented API, why, and the tests that fail if an upgrade breaks it
   tests/test_meltano_batch_guard.py, tests/test_stream_maps.py).
 - `singer_sdk.plugin_base.JSONSchemaValidator` validates the built-in
   settings the way the SDK does, for messages that quote no value.
-- `Tap.state_writer` is overridden with delivery/statewriter.py's
+- `Tap.state_writer` is overridden with output/statewriter.py's
   `ThrottledStateWriter`, a subclass of the private
   `singer_sdk.helpers._state.StateWriter`: the SDK's writer copies the whole
   state for every partition. `Tap.sync_all` still writes its first STATE
@@ -41,11 +41,23 @@ documented API, why, and the tests that fail if an upgrade breaks it
   `progress_markers`, which the SDK would otherwise promote over a committed
   bookmark at the end of the sync (tests/test_incremental.py,
   tests/test_kill_resume.py).
+- `Stream.get_context_state` (documented as internal to the SDK) is
+  overridden in streams.py to find a partition through an index instead of
+  scanning every partition per audience (quadratic); `Stream.tap_state`
+  (documented as internal) is read by delivery/run.py to emit the STATE once
+  an audience is committed (tests/test_run_output.py, tests/test_incremental.py).
 - `Stream._write_schema_message` (private) writes the SCHEMA once per run,
   not once per audience; `Stream._write_starting_replication_value`
   (private) is a no-op for `audience_members`, whose bookmarks decide
   everything: the SDK's version scans every partition for each audience
   (tests/test_run_output.py).
+- `Stream.selected` is a property with a setter; `membership_changes`
+  overrides the getter and keeps the SDK's setter through
+  `Stream.selected.__set__` (tests/test_sync.py).
+- The CLI's `--state` option (`Tap.get_singer_command`) gets the tap's own
+  callback, `cb_state`, because singer-sdk reads the file before the tap
+  exists and fails with a traceback on an empty one
+  (tests/test_state_input.py).
 """
 
 from __future__ import annotations
@@ -69,8 +81,7 @@ from typing_extensions import override
 
 from tap_mx_audience import statefile
 from tap_mx_audience.delivery.fastpath import record_transforms
-from tap_mx_audience.delivery.output import BufferedSingerWriter, StdoutClosedError
-from tap_mx_audience.delivery.statewriter import ThrottledStateWriter
+from tap_mx_audience.delivery.run import DeliveryRun
 from tap_mx_audience.ending import (
     leave,
     one_line_failures,
@@ -79,7 +90,8 @@ from tap_mx_audience.ending import (
 )
 from tap_mx_audience.envconfig import environment_config
 from tap_mx_audience.errors import SettingsError
-from tap_mx_audience.services import SyncServices
+from tap_mx_audience.output.statewriter import ThrottledStateWriter
+from tap_mx_audience.output.writer import BufferedSingerWriter, StdoutClosedError
 from tap_mx_audience.settings import (
     MAX_RETRIES,
     MAX_RETRY_AFTER_SECONDS,
@@ -300,16 +312,18 @@ class TapMxAudience(Tap):
         """Check the state's layout and name the bookmarks that cannot be used."""
         if state:
             state = statefile.usable_state(
-                state, self.streams, self.services.settings.audiences
+                state, self.streams, self.deliveries.settings.audiences
             )
         super().load_state(state)
 
     @override
     def discover_streams(self) -> list[Stream]:
+        members = AudienceMembersStream(self, self.deliveries)
+        self.deliveries.members_stream = members
         return [
-            AudiencesStream(self, self.services),
-            AudienceMembersStream(self, self.services),
-            MembershipChangesStream(self, self.services),
+            AudiencesStream(self, self.deliveries),
+            members,
+            MembershipChangesStream(self, self.deliveries),
         ]
 
     @override
@@ -345,10 +359,10 @@ class TapMxAudience(Tap):
                 )
 
     @cached_property
-    def services(self) -> SyncServices:
-        """What the streams read from and write through in this sync."""
+    def deliveries(self) -> DeliveryRun:
+        """This sync's deliveries: what the streams ask for their records."""
         assert isinstance(self.message_writer, BufferedSingerWriter)  # noqa: S101
-        return SyncServices(
+        return DeliveryRun(
             self.config,
             self.message_writer,
             lambda failure: self.logger.error("%s", failure),
@@ -358,7 +372,7 @@ class TapMxAudience(Tap):
     @override
     def state_writer(self) -> ThrottledStateWriter:
         """STATE at a bounded rate, written without the SDK's copies of the state."""
-        return self.services.state_writer
+        return self.deliveries.state_writer
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
@@ -434,14 +448,14 @@ class TapMxAudience(Tap):
         the way fail the run; downloads are closed however the run ends.
         """
         try:
-            self.services.client.authenticate()
-            _ = self.services.snapshot_store  # a missing backend stops the run here
+            self.deliveries.client.authenticate()
+            _ = self.deliveries.snapshot_store  # a missing backend stops the run here
             yield
-            self.services.state_writer.flush()
-            self.logger.info("%s", self.services.summary.line())
-            self.services.raise_for_failures()
+            self.deliveries.state_writer.flush()
+            self.logger.info("%s", self.deliveries.summary.line())
+            self.deliveries.raise_for_failures()
         finally:
-            self.services.close()
+            self.deliveries.close()
 
     @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
@@ -453,7 +467,7 @@ class TapMxAudience(Tap):
         nothing more cannot hold the process beyond the stop deadline.
         """
         start_stop_deadline(signum, self.logger)
-        self.services.output.when_idle(lambda: self._terminate(signum))
+        self.deliveries.output.when_idle(lambda: self._terminate(signum))
 
     def _terminate(self, signum: int) -> None:
         """Write the state and leave at once; downloads still running are abandoned."""
@@ -461,7 +475,7 @@ class TapMxAudience(Tap):
         try:
             self.state_writer.write_state(self.state)
             self.state_writer.flush()
-            self.services.output.flush()
+            self.deliveries.output.flush()
         except StdoutClosedError:
             self.logger.warning("stdout was closed: no final STATE was written")
         leave(128 + signum)

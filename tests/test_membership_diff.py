@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.delivery.buckets import BUCKETS, SPILL_BYTES, BucketedList
-from tap_mx_audience.delivery.membership import ChangeBatch, diff
-from tap_mx_audience.delivery.snapshots import SnapshotStore
+from tap_mx_audience.history.buckets import BUCKETS, SPILL_BYTES, MemberBuckets
+from tap_mx_audience.history.diff import ChangeBatch, diff
+from tap_mx_audience.history.store import SnapshotStore
 from tap_mx_audience.lists.summary import MemberFingerprint
 
 AUDIENCE = AudienceRef("aud_0001", "INST_DEMO")
@@ -49,13 +49,13 @@ def run_diff(
 ) -> tuple[list[str], list[tuple[str, datetime.date]]]:
     """Write each history list as a snapshot, then diff the served list against them."""
     for day, ids in enumerate(history):
-        with BucketedList(batches_of(ids)) as bucketed:
+        with MemberBuckets(batches_of(ids)) as bucketed:
             store.write(
                 AUDIENCE, bucketed, bucketed.fingerprint, DAY + datetime.timedelta(day)
             )
     refs = store.snapshots(AUDIENCE)[-len(history) :] if history else []
     served_on = DAY + datetime.timedelta(len(history))
-    with ExitStack() as stack, BucketedList(batches_of(served)) as bucketed:
+    with ExitStack() as stack, MemberBuckets(batches_of(served)) as bucketed:
         readers = [stack.enter_context(store.open(AUDIENCE, ref)) for ref in refs]
         batches: list[ChangeBatch] = list(diff(bucketed, served_on, readers))
     joined = [member for batch in batches for member in batch.joined]
@@ -137,7 +137,7 @@ def test_first_delivery_joins_every_member_once(tmp_path: Path) -> None:
 def test_bucketed_list_keeps_the_multiset_and_its_fingerprint(
     ids: list[str], spill_bytes: int
 ) -> None:
-    with BucketedList(batches_of(ids, 7), spill_bytes=spill_bytes) as bucketed:
+    with MemberBuckets(batches_of(ids, 7), spill_bytes=spill_bytes) as bucketed:
         buckets = list(bucketed.sorted_buckets())
 
     assert [index for index, _ in buckets] == list(range(BUCKETS))
@@ -148,7 +148,7 @@ def test_bucketed_list_keeps_the_multiset_and_its_fingerprint(
 
 
 def test_bucket_files_are_removed_on_close_and_on_failure(tmp_path: Path) -> None:
-    with BucketedList(batches_of(["a", "b"]), str(tmp_path), 0) as bucketed:
+    with MemberBuckets(batches_of(["a", "b"]), str(tmp_path), 0) as bucketed:
         assert len(list(next(tmp_path.iterdir()).iterdir())) == 2
         assert bucketed.count == 2
     assert list(tmp_path.iterdir()) == []
@@ -159,5 +159,5 @@ def test_bucket_files_are_removed_on_close_and_on_failure(tmp_path: Path) -> Non
         raise OSError(message)
 
     with pytest.raises(OSError, match="download cut"):
-        BucketedList(failing(), str(tmp_path), 0)
+        MemberBuckets(failing(), str(tmp_path), 0)
     assert list(tmp_path.iterdir()) == []

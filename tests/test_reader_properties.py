@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tap_mx_audience.audience import ResponseFormat
-from tap_mx_audience.lists import ListSummary, MalformedListError, read_list
+from tap_mx_audience.lists import BodySummary, MalformedListError, read_list
 from tap_mx_audience.lists.csvlist import CSV_MEMBER_COLUMNS
 
 BOM = b"\xef\xbb\xbf"
@@ -29,7 +29,7 @@ formats = st.sampled_from(ResponseFormat)
 
 def read_all(
     body: bytes, response_format: ResponseFormat
-) -> tuple[ListSummary, list[str]]:
+) -> tuple[BodySummary, list[str]]:
     """Summarise a body, then read its ids back, as the tap does."""
     file = io.BytesIO(body)
     read = read_list(file, response_format)

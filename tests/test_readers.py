@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_mx_audience.audience import ResponseFormat
-from tap_mx_audience.lists import ListSummary, read_list
+from tap_mx_audience.lists import BodySummary, read_list
 from tap_mx_audience.lists.csvlist import CSV_MEMBER_COLUMNS
 
 
@@ -44,7 +44,7 @@ def _fingerprint(ids: list[str]) -> str:
 
 def _read(
     body: bytes, response_format: ResponseFormat
-) -> tuple[ListSummary, list[str]]:
+) -> tuple[BodySummary, list[str]]:
     with tempfile.TemporaryFile() as file:
         file.write(body)
         read = read_list(file, response_format)

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from tap_mx_audience.delivery.output import BufferedSingerWriter
-from tap_mx_audience.delivery.statewriter import (
+from tap_mx_audience.output.statewriter import (
     STATE_BYTES_PER_SECOND,
     ThrottledStateWriter,
 )
+from tap_mx_audience.output.writer import BufferedSingerWriter
 from tests.support.emulatoradmin import EmulatorAdmin, audience
 from tests.support.tapdriver import TapRun, run_tap
 

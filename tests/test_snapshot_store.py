@@ -20,10 +20,10 @@ import fsspec
 import pytest
 
 from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.delivery.buckets import BUCKETS, BucketedList
-from tap_mx_audience.delivery.snapshots import SnapshotRef, SnapshotStore
-from tap_mx_audience.delivery.storecalls import SnapshotError, SnapshotStoreError
 from tap_mx_audience.errors import SettingsError
+from tap_mx_audience.history.buckets import BUCKETS, MemberBuckets
+from tap_mx_audience.history.store import SnapshotRef, SnapshotStore
+from tap_mx_audience.history.storecalls import SnapshotError, SnapshotStoreError
 from tests.support.s3server import BUCKET, CREDENTIALS
 
 AUDIENCE = AudienceRef("high_value_members", "INST_DEMO")
@@ -43,13 +43,13 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def bucketed() -> Iterator[BucketedList]:
+def bucketed() -> Iterator[MemberBuckets]:
     ids = [f"{n:032x}" for n in range(3000)] + HOSTILE + HOSTILE[:2]
-    with BucketedList([ids[:1000], ids[1000:]]) as listed:
+    with MemberBuckets([ids[:1000], ids[1000:]]) as listed:
         yield listed
 
 
-def write(store: SnapshotStore, listed: BucketedList, day: int = 0) -> SnapshotRef:
+def write(store: SnapshotStore, listed: MemberBuckets, day: int = 0) -> SnapshotRef:
     return store.write(
         AUDIENCE, listed, listed.fingerprint, DAY + datetime.timedelta(day)
     )
@@ -68,7 +68,7 @@ def tamper(store_url: str, name: str, change: Callable[[bytes], bytes | None]) -
 
 
 def test_round_trip_keeps_every_member_bucket_by_bucket(
-    store_url: str, bucketed: BucketedList
+    store_url: str, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(store_url)
 
@@ -88,7 +88,7 @@ def test_round_trip_keeps_every_member_bucket_by_bucket(
 
 
 def test_sequence_orders_the_snapshots_of_each_audience(
-    store_url: str, bucketed: BucketedList
+    store_url: str, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(store_url)
     other = AudienceRef("high_value_members", "INST_OTHER")
@@ -105,7 +105,7 @@ def test_sequence_orders_the_snapshots_of_each_audience(
 
 
 def test_hostile_audience_names_get_one_folder_each_inside_the_root(
-    tmp_path: Path, bucketed: BucketedList
+    tmp_path: Path, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(str(tmp_path / "store"))
     names = ["..", ".", "/", "a/../b", "a%2F", "é\n\\", "s" * 512]
@@ -129,7 +129,7 @@ def test_a_write_that_fails_midway_leaves_no_snapshot(
     def cut_short() -> Iterator[list[str]]:
         yield [f"id-{n}" for n in range(5000)]
 
-    with BucketedList(cut_short(), str(tmp_path), spill_bytes=0) as listed:
+    with MemberBuckets(cut_short(), str(tmp_path), spill_bytes=0) as listed:
         next(tmp_path.glob("mx-buckets-*/100")).unlink()  # bucket 100 is lost
         with pytest.raises(FileNotFoundError):
             write(store, listed)
@@ -143,7 +143,7 @@ def test_a_write_that_fails_midway_leaves_no_snapshot(
 
 
 def test_a_flipped_byte_fails_verification_naming_the_snapshot(
-    store_url: str, bucketed: BucketedList
+    store_url: str, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(store_url)
     ref = write(store, bucketed)
@@ -161,7 +161,7 @@ def test_a_flipped_byte_fails_verification_naming_the_snapshot(
 
 
 def test_a_deleted_snapshot_fails_before_any_bucket(
-    store_url: str, bucketed: BucketedList
+    store_url: str, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(store_url)
     ref = write(store, bucketed)
@@ -172,7 +172,7 @@ def test_a_deleted_snapshot_fails_before_any_bucket(
 
 
 def test_a_cut_short_snapshot_fails_before_any_bucket(
-    store_url: str, bucketed: BucketedList
+    store_url: str, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(store_url)
     ref = write(store, bucketed)
@@ -183,7 +183,7 @@ def test_a_cut_short_snapshot_fails_before_any_bucket(
 
 
 def test_prune_removes_older_snapshots_and_stale_part_files(
-    store_url: str, bucketed: BucketedList
+    store_url: str, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(store_url)
     refs = [write(store, bucketed, day) for day in range(4)]
@@ -247,7 +247,7 @@ def test_an_unknown_scheme_names_the_setting() -> None:
 
 
 def test_a_list_whose_members_do_not_match_its_fingerprint_is_not_stored(
-    tmp_path: Path, bucketed: BucketedList
+    tmp_path: Path, bucketed: MemberBuckets
 ) -> None:
     store = SnapshotStore(str(tmp_path))
 
@@ -258,7 +258,7 @@ def test_a_list_whose_members_do_not_match_its_fingerprint_is_not_stored(
 
 
 @pytest.mark.usefixtures("s3_endpoint")
-def test_a_missing_bucket_fails_the_write_in_one_line(bucketed: BucketedList) -> None:
+def test_a_missing_bucket_fails_the_write_in_one_line(bucketed: MemberBuckets) -> None:
     store = SnapshotStore(
         "s3://no-such-bucket/snapshots", tries=2, first_wait_seconds=0
     )

@@ -1,6 +1,7 @@
-"""The MX Audience Service API: tokens, downloads with retries, fetching ahead."""
+"""The MX Audience Service API: one request door, list downloads, fetching ahead."""
 
-from tap_mx_audience.api.client import DownloadedList, MxAudienceClient
+from tap_mx_audience.api.client import MxApiClient
+from tap_mx_audience.api.download import Download
 from tap_mx_audience.api.fetcher import AudienceFetcher, FetchedAudience
 
-__all__ = ["AudienceFetcher", "DownloadedList", "FetchedAudience", "MxAudienceClient"]
+__all__ = ["AudienceFetcher", "Download", "FetchedAudience", "MxApiClient"]

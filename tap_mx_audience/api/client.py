@@ -1,23 +1,20 @@
-"""Downloads one audience list to a temporary file, retrying what is transient.
+"""The one door to the MX API: every request goes through `MxApiClient.request`.
 
-The list is not paginated, so a body can be hundreds of MB. It is streamed to
-an anonymous temporary file (gone when closed, even if the process is killed)
-and only handed on once it arrived whole; a download cut short is discarded
-and fetched again, never parsed as if complete.
+It adds the bearer token (renewed before its JWT runs out, and once more when
+the API answers 401), retries what is transient (429, 5xx, dropped
+connections, a response its reader found cut short) and turns any other
+answer into one `ApiError` line naming the status and the URL, never the
+token. The list download is built on it (`download.py`); another endpoint
+needs only its path and a reader of its response.
 """
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import logging
-import tempfile
 import threading
-import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import IO
-from urllib.parse import quote
+from typing import TypeVar
 
 import requests
 
@@ -26,44 +23,28 @@ from tap_mx_audience.api.retries import (
     RETRYABLE_STATUSES,
     RetryableError,
     gave_up,
+    http_policy,
     retry_after,
-    retrying,
 )
-from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.errors import ApiError
+from tap_mx_audience.retrying import retried
 from tap_mx_audience.settings import Settings
 
 logger = logging.getLogger("tap-mx-audience")
 
-# Small enough that a slow body still yields chunks between progress lines.
-CHUNK_BYTES = 1 << 16
-PROGRESS_INTERVAL_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 15.0
+AUTH_LABEL = "MX token endpoint"
 TRANSPORT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+_Read = TypeVar("_Read")
 
 
-@dataclass
-class DownloadedList:
-    """A complete list body on local disk, with what the headers told."""
-
-    file: IO[bytes]
-    content_type: str
-    last_modified: datetime.date | None
-    downloaded_at: datetime.datetime
-    size: int
-
-    def close(self) -> None:
-        """Remove the temporary file."""
-        self.file.close()
-
-
-class MxAudienceClient:
-    """HTTP access to the audience list endpoint."""
+class MxApiClient:
+    """Authenticated, retried GET requests to one MX environment."""
 
     def __init__(self, settings: Settings) -> None:
         """Build the authenticator and the retry policy from the settings."""
@@ -74,101 +55,80 @@ class MxAudienceClient:
             client_secret=settings.client_secret,
             timeout_seconds=settings.request_timeout_seconds,
         )
-        retry = retrying(
+        self._policy = http_policy(
             max_retries=settings.max_retries,
             max_retry_after_seconds=settings.max_retry_after_seconds,
         )
-        self._download_with_retries = retry(self._download_once)
-        self._token_with_retries = retry(self.authenticator.current_token)
         self._sessions = threading.local()
 
     def authenticate(self) -> None:
         """Get a token now: bad credentials or `api_url` stop the run up front."""
+        self._retried(AUTH_LABEL, self.authenticator.current_token)
+
+    def request(  # noqa: PLR0913 - one keyword per part of a request
+        self,
+        path: str,
+        *,
+        label: str,
+        read: Callable[[requests.Response], _Read],
+        params: Mapping[str, str] | None = None,
+        accept: str = "application/json",
+        not_found: str = "",
+    ) -> _Read:
+        """GET `path` (below `api_url`) and return what `read` makes of the response.
+
+        `read` runs inside the retries: raising `RetryableError` (a body cut
+        short) sends the request again. `label` names the call in log lines
+        and errors; `not_found` is what a 404 tells the user to check.
+        """
+
+        def attempt() -> _Read:
+            with self._get(path, params or {}, accept, label, not_found) as response:
+                return read(response)
+
+        return self._retried(label, attempt)
+
+    def _retried(self, label: str, call: Callable[[], _Read]) -> _Read:
         try:
-            self._token_with_retries()
+            return retried(self._policy, label, call)
         except RetryableError as exc:
             raise gave_up(exc, self._settings.max_retries) from None
 
-    def list_url(self, audience: AudienceRef) -> str:
-        """The list endpoint of one audience."""
-        return (
-            f"{self._settings.api_url}/api/v1/audience/"
-            f"{quote(audience.id_or_slug, safe='')}/list"
-        )
-
-    def download(self, audience: AudienceRef) -> DownloadedList:
-        """Download the whole list body, or raise `ApiError` saying why not."""
-        body = tempfile.TemporaryFile(prefix="tap-mx-audience-")  # noqa: SIM115 - owned by the result
-        try:
-            return self._download_with_retries(audience, body)
-        except RetryableError as exc:
-            body.close()
-            raise gave_up(exc, self._settings.max_retries) from None
-        except BaseException:
-            body.close()
-            raise
-
-    def _download_once(self, audience: AudienceRef, body: IO[bytes]) -> DownloadedList:
-        response = self._get_list(audience)
-        with response:
-            content_type = response.headers.get("Content-Type", "")
-            if content_type.split(";")[0].strip().lower() == "text/html":
-                msg = (
-                    f"answered HTTP {response.status_code} with an HTML page instead "
-                    f"of {self._settings.response_format.value.upper()}"
-                )
-                raise ApiError(msg, response.status_code)
-            body.seek(0)
-            body.truncate()
-            progress = _Progress(audience)
-            try:
-                for chunk in response.iter_content(CHUNK_BYTES):
-                    body.write(chunk)
-                    progress.advance(len(chunk))
-            except TRANSPORT_ERRORS as exc:
-                msg = f"the download was cut short ({_describe(exc)})"
-                raise RetryableError(msg) from None
-        body.flush()
-        body.seek(0)
-        return DownloadedList(
-            file=body,
-            content_type=content_type,
-            last_modified=_http_date(response.headers.get("Last-Modified")),
-            downloaded_at=datetime.datetime.now(datetime.UTC),
-            size=progress.received,
-        )
-
-    def _get_list(self, audience: AudienceRef) -> requests.Response:
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        accept: str,
+        label: str,
+        not_found: str,
+    ) -> requests.Response:
         """Send the GET, renewing the token once if the API calls it invalid."""
-        response = self._send(audience)
+        response = self._send(path, params, accept)
         if response.status_code == HTTPStatus.UNAUTHORIZED:  # revoked or expired early
             response.close()
-            logger.info(
-                "%s: token refused (HTTP 401); renewing it once", audience.label
-            )
-            response = self._send(audience, stale_token=_bearer(response))
+            logger.info("%s: token refused (HTTP 401); renewing it once", label)
+            self.authenticator.invalidate(_bearer(response))
+            response = self._send(path, params, accept)
         if response.ok:
             return response
         response.close()
-        raise _status_error(response)
+        raise _status_error(response, not_found)
 
     def _send(
-        self, audience: AudienceRef, stale_token: str | None = None
+        self, path: str, params: Mapping[str, str], accept: str
     ) -> requests.Response:
-        if stale_token is not None:
-            self.authenticator.invalidate(stale_token)
         timeout = (CONNECT_TIMEOUT_SECONDS, self._settings.request_timeout_seconds)
         try:
             return self._session().get(
-                self.list_url(audience),
-                params={"institution_public_id": audience.institution_public_id},
-                headers={"Accept": self._settings.response_format.media_type},
+                f"{self._settings.api_url}{path}",
+                params=params,
+                headers={"Accept": accept},
                 auth=self.authenticator,
                 timeout=timeout,
                 stream=True,
             )
         except TRANSPORT_ERRORS as exc:
-            msg = f"could not reach {self._settings.api_url} ({_describe(exc)})"
+            msg = f"could not reach {self._settings.api_url} ({describe(exc)})"
             raise RetryableError(msg) from None
 
     def _session(self) -> requests.Session:
@@ -184,26 +144,10 @@ class MxAudienceClient:
         return session
 
 
-class _Progress:
-    """Logs a long download every `PROGRESS_INTERVAL_SECONDS`: bytes, rate, audience."""
-
-    def __init__(self, audience: AudienceRef) -> None:
-        self._audience = audience
-        self._started = self._logged = time.monotonic()
-        self.received = 0
-
-    def advance(self, size: int) -> None:
-        self.received += size
-        now = time.monotonic()
-        if now - self._logged >= PROGRESS_INTERVAL_SECONDS:
-            self._logged = now
-            rate = self.received / (now - self._started)
-            logger.info(
-                "%s: downloading, %.1f MB so far at %.1f MB/s",
-                self._audience.label,
-                self.received / 1e6,
-                rate / 1e6,
-            )
+def describe(exc: BaseException) -> str:
+    """Name a transport failure in a few words; its full text can be pages long."""
+    detail = str(exc).rsplit(": ", 1)[-1].strip(" ')\"(")
+    return f"{type(exc).__name__}: {detail[:120]}" if detail else type(exc).__name__
 
 
 def _bearer(response: requests.Response) -> str:
@@ -211,7 +155,7 @@ def _bearer(response: requests.Response) -> str:
     return header.removeprefix("Bearer ")
 
 
-def _status_error(response: requests.Response) -> ApiError:
+def _status_error(response: requests.Response, not_found: str) -> ApiError:
     status = response.status_code
     where = f"HTTP {status} from GET {response.url}"
     if status == HTTPStatus.UNAUTHORIZED:
@@ -223,10 +167,8 @@ def _status_error(response: requests.Response) -> ApiError:
             f"forbidden ({where}): these credentials may not read it", status
         )
     if status == HTTPStatus.NOT_FOUND:
-        return ApiError(
-            f"not found ({where}): check its id_or_slug and institution_public_id",
-            status,
-        )
+        hint = f": check {not_found}" if not_found else ""
+        return ApiError(f"not found ({where}){hint}", status)
     if status in RETRYABLE_STATUSES:
         return RetryableError(
             f"the API answered {where}",
@@ -234,18 +176,3 @@ def _status_error(response: requests.Response) -> ApiError:
             retry_after(response.headers.get("Retry-After")),
         )
     return ApiError(f"the API answered {where}", status)
-
-
-def _http_date(value: str | None) -> datetime.date | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).date()
-    except (TypeError, ValueError):
-        return None
-
-
-def _describe(exc: BaseException) -> str:
-    """Name a transport failure in a few words; its full text can be pages long."""
-    detail = str(exc).rsplit(": ", 1)[-1].strip(" ')\"(")
-    return f"{type(exc).__name__}: {detail[:120]}" if detail else type(exc).__name__

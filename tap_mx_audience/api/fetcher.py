@@ -15,10 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from tap_mx_audience.api.client import DownloadedList, MxAudienceClient
+from tap_mx_audience.api.client import MxApiClient
+from tap_mx_audience.api.download import Download, download_list
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.errors import ApiError, AudienceFailedError
-from tap_mx_audience.lists import ListBody, ListSummary, MalformedListError, read_list
+from tap_mx_audience.lists import BodySummary, ListBody, MalformedListError, read_list
 from tap_mx_audience.settings import Settings
 
 LONG_WAIT_SECONDS = 1.0
@@ -30,23 +31,14 @@ class FetchedAudience:
     """A downloaded list that passed every check, with its resolved fields."""
 
     audience: AudienceRef
-    download: DownloadedList
+    download: Download
     body: ListBody
     audience_id: str
     institution_id: str
     updated_on: datetime.date
 
-    def audience_fields(self) -> dict[str, str]:
-        """The four fields that name the audience in every record, in schema order."""
-        return {
-            "audience_id": self.audience_id,
-            "id_or_slug": self.audience.id_or_slug,
-            "institution_id": self.institution_id,
-            "institution_public_id": self.audience.institution_public_id,
-        }
-
     @property
-    def summary(self) -> ListSummary:
+    def summary(self) -> BodySummary:
         """What the check of the whole body established."""
         return self.body.summary
 
@@ -58,7 +50,7 @@ class FetchedAudience:
 class AudienceFetcher:
     """Fetches configured audiences, up to `parallel_downloads` ahead."""
 
-    def __init__(self, client: MxAudienceClient, settings: Settings) -> None:
+    def __init__(self, client: MxApiClient, settings: Settings) -> None:
         """Nothing is downloaded until the first audience is asked for."""
         self._client = client
         self._settings = settings
@@ -106,7 +98,9 @@ class AudienceFetcher:
 
     def _fetch_now(self, audience: AudienceRef) -> FetchedAudience:
         try:
-            download = self._client.download(audience)
+            download = download_list(
+                self._client, audience, self._settings.response_format
+            )
         except ApiError as exc:
             raise AudienceFailedError(audience, str(exc)) from None
         try:
@@ -118,9 +112,7 @@ class AudienceFetcher:
             download.close()
             raise
 
-    def _check(
-        self, audience: AudienceRef, download: DownloadedList
-    ) -> FetchedAudience:
+    def _check(self, audience: AudienceRef, download: Download) -> FetchedAudience:
         body = read_list(
             download.file,
             self._settings.response_format,

@@ -1,25 +1,21 @@
-"""What is worth another try, and how long to wait before it.
+"""What is worth another try on the MX API, and how long to wait before it.
 
 The list and token endpoints share one notion of "transient": the statuses a
-gateway answers when busy or briefly down, and the server's `Retry-After`.
+gateway answers when busy or briefly down, dropped connections and bodies cut
+short, and the server's `Retry-After`. The retrying itself is the tap's one
+helper (`retrying.py`), which the snapshot store uses too.
 """
 
 from __future__ import annotations
 
 import datetime
 import email.utils
-import logging
-import random
-from collections.abc import Callable, Generator
 from http import HTTPStatus
-from typing import Any, TypeVar
-
-import backoff
 
 from tap_mx_audience.errors import ApiError
+from tap_mx_audience.retrying import RetryPolicy
 
-logger = logging.getLogger("tap-mx-audience")
-
+FIRST_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
 RETRYABLE_STATUSES = frozenset(
     {
@@ -30,8 +26,6 @@ RETRYABLE_STATUSES = frozenset(
         HTTPStatus.GATEWAY_TIMEOUT,
     }
 )
-
-_Call = TypeVar("_Call", bound=Callable[..., Any])
 
 
 class RetryableError(ApiError):
@@ -45,20 +39,25 @@ class RetryableError(ApiError):
         self.retry_after = retry_after
 
 
-def retrying(
-    *, max_retries: int, max_retry_after_seconds: float
-) -> Callable[[_Call], _Call]:
-    """Retry a call on `RetryableError`, up to `max_retries` times."""
-    decorate: Callable[[_Call], _Call] = backoff.on_exception(
-        _retry_waits,
-        RetryableError,
-        max_tries=max_retries + 1,
-        jitter=None,
-        logger=None,
-        on_backoff=_log_backoff,
-        max_retry_after=max_retry_after_seconds,
+def http_policy(*, max_retries: int, max_retry_after_seconds: float) -> RetryPolicy:
+    """Retry `RetryableError` up to `max_retries` times, honouring `Retry-After`.
+
+    Without a `Retry-After`: exponential backoff with jitter (1 s doubling,
+    at most 30 s, times 0.5 to 1).
+    """
+
+    def asked_wait(failure: Exception) -> float | None:
+        asked = getattr(failure, "retry_after", None)
+        return None if asked is None else min(asked, max_retry_after_seconds)
+
+    return RetryPolicy(
+        tries=max_retries + 1,
+        transient=lambda failure: isinstance(failure, RetryableError),
+        first_wait_seconds=FIRST_BACKOFF_SECONDS,
+        max_wait_seconds=MAX_BACKOFF_SECONDS,
+        jitter=True,
+        asked_wait=asked_wait,
     )
-    return decorate
 
 
 def gave_up(exc: RetryableError, max_retries: int) -> ApiError:
@@ -81,29 +80,3 @@ def retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
-
-
-def _retry_waits(max_retry_after: float) -> Generator[float, Any, None]:
-    """Wait what `Retry-After` asks (bounded), else exponential backoff with jitter."""
-    attempt = 0
-    error = yield 0.0
-    while True:
-        attempt += 1
-        asked = getattr(error, "retry_after", None)
-        if asked is not None:
-            wait = min(asked, max_retry_after)
-        else:
-            wait = min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt) * random.uniform(0.5, 1)  # noqa: S311
-        error = yield wait
-
-
-def _log_backoff(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
-    """Log a retry, naming the audience being downloaded if there is one."""
-    arguments = details["args"]
-    logger.warning(
-        "%s: %s; retry %d in %.1fs",
-        arguments[0].label if arguments else "MX token endpoint",
-        details["exception"],
-        details["tries"],
-        details["wait"],
-    )

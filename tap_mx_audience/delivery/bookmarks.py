@@ -22,7 +22,7 @@ MEMBER_COUNT_KEY = "member_count"
 SNAPSHOT_KEY = "snapshot"
 # Full mode: the id of a run that may have sent part of this audience and not
 # confirmed it; a later run must send it again even if the list looks unchanged.
-IN_FLIGHT_KEY = "delivering"
+DELIVERING_RUN_KEY = "delivering"
 _SDK_PROGRESS_KEY = "progress_markers"
 
 
@@ -58,7 +58,7 @@ class Bookmark:
     updated_on: datetime.date | None
     fingerprint: str | None
     snapshot: str | None
-    in_flight: str | None
+    delivering_run: str | None
 
     @classmethod
     def read(cls, partition_state: dict[str, Any]) -> Bookmark:
@@ -67,7 +67,7 @@ class Bookmark:
             updated_on=leading_date(partition_state.get("replication_key_value")),
             fingerprint=_text(partition_state.get(FINGERPRINT_KEY)),
             snapshot=_text(partition_state.get(SNAPSHOT_KEY)),
-            in_flight=_text(partition_state.get(IN_FLIGHT_KEY)),
+            delivering_run=_text(partition_state.get(DELIVERING_RUN_KEY)),
         )
 
     def decide(  # noqa: PLR0911 - one return per rule reads best
@@ -83,7 +83,7 @@ class Bookmark:
 
         `unconfirmed`: some earlier delivery may have been applied in part
         (changes mode: snapshots written after the confirmed one; full mode:
-        an in-flight mark from another run). `needs_snapshot`: changes mode
+        a delivering mark from another run). `needs_snapshot`: changes mode
         without a confirmed snapshot to diff against next time.
         """
         if start_date is not None and updated_on < start_date:
@@ -105,23 +105,23 @@ class Bookmark:
         return self.updated_on is not None and updated_on < self.updated_on
 
 
-def mark_in_flight(partition_state: dict[str, Any], run_id: str) -> bool:
+def mark_delivering(partition_state: dict[str, Any], run_id: str) -> bool:
     """Record, before any of this run's records, that this run may send here.
 
     Only a delivered audience needs the mark (without a bookmark everything is
     sent anyway). A mark left by an earlier run is kept: that run's records may
     still be in the target, unconfirmed. True if a mark was added.
     """
-    if FINGERPRINT_KEY not in partition_state or IN_FLIGHT_KEY in partition_state:
+    if FINGERPRINT_KEY not in partition_state or DELIVERING_RUN_KEY in partition_state:
         return False
-    partition_state[IN_FLIGHT_KEY] = run_id
+    partition_state[DELIVERING_RUN_KEY] = run_id
     return True
 
 
 def clear_own_mark(partition_state: dict[str, Any], run_id: str) -> None:
     """Drop this run's in-flight mark where it sent nothing."""
-    if partition_state.get(IN_FLIGHT_KEY) == run_id:
-        del partition_state[IN_FLIGHT_KEY]
+    if partition_state.get(DELIVERING_RUN_KEY) == run_id:
+        del partition_state[DELIVERING_RUN_KEY]
 
 
 def commit(
@@ -139,7 +139,7 @@ def commit(
     """
     kept = leading_date(partition_state.get("replication_key_value"))
     partition_state.pop(_SDK_PROGRESS_KEY, None)
-    partition_state.pop(IN_FLIGHT_KEY, None)
+    partition_state.pop(DELIVERING_RUN_KEY, None)
     partition_state["replication_key"] = REPLICATION_KEY
     partition_state["replication_key_value"] = max(
         updated_on, kept or updated_on

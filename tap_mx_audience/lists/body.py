@@ -18,7 +18,7 @@ from tap_mx_audience.audience import ResponseFormat
 from tap_mx_audience.lists.csvlist import csv_member_batches, summarize_csv
 from tap_mx_audience.lists.idspans import id_blocks
 from tap_mx_audience.lists.jsonlist import json_member_batches, summarize_json
-from tap_mx_audience.lists.summary import ListSummary
+from tap_mx_audience.lists.summary import BodySummary
 
 # Joins parsed ids in a block: a parsed id that holds it is escaped by the
 # caller's `escape`, which must never emit it.
@@ -32,7 +32,7 @@ class ListBody:
     file: IO[bytes]
     response_format: ResponseFormat
     member_column: str | None
-    summary: ListSummary
+    summary: BodySummary
 
     @property
     def how_read(self) -> str:

@@ -20,10 +20,10 @@ from tap_mx_audience.lists.idspans import PRINTABLE_ASCII, IdSpan, read_at, scan
 from tap_mx_audience.lists.summary import (
     BATCH_SIZE,
     MAX_FRAME_BYTES,
-    ListSummary,
+    BodySummary,
     MalformedListError,
     MemberFingerprint,
-    parse_date,
+    body_date,
     skip_bom,
 )
 
@@ -131,7 +131,7 @@ def csv_member_batches(
     yield from _csv_id_batches(layout, first, rows)
 
 
-def summarize_csv(file: IO[bytes], member_column: str | None) -> ListSummary:
+def summarize_csv(file: IO[bytes], member_column: str | None) -> BodySummary:
     """Validate and summarise a CSV list body; raise `MalformedListError`."""
     simple = _summarize_simple_csv(file, member_column)
     if simple is not None:
@@ -147,11 +147,11 @@ def summarize_csv(file: IO[bytes], member_column: str | None) -> ListSummary:
             return None
         return first[index].strip() or None
 
-    return ListSummary(
+    return BodySummary(
         audience_id=field(layout.audience_id_index),
         institution_id=field(layout.institution_id_index),
         declared_count=None,
-        updated_on=parse_date(field(layout.updated_on_index), "updated_on"),
+        updated_on=body_date(field(layout.updated_on_index), "updated_on"),
         member_count=fingerprint.count,
         fingerprint=fingerprint.digest,
         span=None,
@@ -160,7 +160,7 @@ def summarize_csv(file: IO[bytes], member_column: str | None) -> ListSummary:
 
 def _summarize_simple_csv(
     file: IO[bytes], member_column: str | None
-) -> ListSummary | None:
+) -> BodySummary | None:
     """Summarise a one-column CSV of simple ids, or None to leave it to `csv`.
 
     Its first line (header or first id) must be plain ASCII without quotes;
@@ -186,7 +186,7 @@ def _summarize_simple_csv(
     fingerprint = MemberFingerprint()
     if not scan_span(file, span, CSV_ID_BYTES, fingerprint.add):
         return None
-    return ListSummary(
+    return BodySummary(
         audience_id=None,
         institution_id=None,
         declared_count=None,

@@ -29,10 +29,10 @@ from tap_mx_audience.lists.summary import (
     BATCH_SIZE,
     MAX_FRAME_BYTES,
     READ_BUFFER_BYTES,
-    ListSummary,
+    BodySummary,
     MalformedListError,
     MemberFingerprint,
-    parse_date,
+    body_date,
     skip_bom,
 )
 
@@ -83,7 +83,7 @@ class _JsonTopLevel:
             raise MalformedListError(msg)
 
 
-def summarize_json(file: IO[bytes]) -> ListSummary:
+def summarize_json(file: IO[bytes]) -> BodySummary:
     """Validate and summarise a JSON list body; raise `MalformedListError`."""
     skip_bom(file)
     body_start = file.tell()
@@ -96,7 +96,7 @@ def summarize_json(file: IO[bytes]) -> ListSummary:
     return _json_summary(top, fingerprint, None)
 
 
-def _summarize_simple_json(file: IO[bytes], body_start: int) -> ListSummary | None:
+def _summarize_simple_json(file: IO[bytes], body_start: int) -> BodySummary | None:
     """Summarise a body of simple ids joined alike, or None to leave it to ijson.
 
     The body around the list (its "frame") is checked by ijson with the list
@@ -195,12 +195,12 @@ def _scan_json(file: IO[bytes], on_ids: Callable[[list[str]], None]) -> _JsonTop
 
 def _json_summary(
     top: _JsonTopLevel, fingerprint: MemberFingerprint, span: IdSpan | None
-) -> ListSummary:
-    return ListSummary(
+) -> BodySummary:
+    return BodySummary(
         audience_id=_optional_str(top.scalars.get("audience_id")),
         institution_id=_optional_str(top.scalars.get("institution_id")),
         declared_count=_declared_count(top.scalars),
-        updated_on=parse_date(top.scalars.get("updated_on"), "updated_on"),
+        updated_on=body_date(top.scalars.get("updated_on"), "updated_on"),
         member_count=fingerprint.count,
         fingerprint=fingerprint.digest,
         span=span,

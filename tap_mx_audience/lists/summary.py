@@ -8,7 +8,7 @@ from typing import IO
 
 import xxhash
 
-from tap_mx_audience.dates import leading_date
+from tap_mx_audience.dates import optional_date
 from tap_mx_audience.lists.idspans import MAX_ID_LENGTH, IdSpan
 
 BATCH_SIZE = 16_384
@@ -22,7 +22,7 @@ class MalformedListError(ValueError):
 
 
 @dataclass(frozen=True)
-class ListSummary:
+class BodySummary:
     """What one pass over a list body tells about it."""
 
     audience_id: str | None
@@ -89,11 +89,10 @@ def skip_bom(file: IO[bytes]) -> None:
         file.seek(0)
 
 
-def parse_date(value: object, field: str) -> datetime.date | None:
-    """A `YYYY-MM-DD` date (a longer ISO timestamp keeps its date), or None."""
-    if value is None or value == "":
-        return None
-    if date := leading_date(value):
-        return date
-    msg = f"'{field}' is not a date (YYYY-MM-DD)"
-    raise MalformedListError(msg)
+def body_date(value: object, field: str) -> datetime.date | None:
+    """A body's date field, or None if it has none; `MalformedListError` if no date."""
+    try:
+        return optional_date(value)
+    except ValueError:
+        msg = f"'{field}' is not a date (YYYY-MM-DD)"
+        raise MalformedListError(msg) from None

@@ -19,7 +19,7 @@ from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.types import TapState
 from typing_extensions import override
 
-from tap_mx_audience.delivery.output import BufferedSingerWriter
+from tap_mx_audience.output.writer import BufferedSingerWriter
 
 STATE_INTERVAL_SECONDS = 5.0
 STATE_BYTES_PER_SECOND = 100_000

@@ -34,8 +34,9 @@ import xxhash
 from fsspec.implementations.local import LocalFileSystem
 
 from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.delivery.buckets import BucketedList
-from tap_mx_audience.delivery.snapshotfile import (
+from tap_mx_audience.errors import SettingsError
+from tap_mx_audience.history.buckets import MemberBuckets
+from tap_mx_audience.history.snapshotfile import (
     HEADER_READ_BYTES,
     SnapshotFormatError,
     SnapshotHeader,
@@ -43,13 +44,12 @@ from tap_mx_audience.delivery.snapshotfile import (
     read_header,
     write_snapshot,
 )
-from tap_mx_audience.delivery.storecalls import (
+from tap_mx_audience.history.storecalls import (
     SETTING,
     SnapshotError,
     StoreCalls,
     redacted,
 )
-from tap_mx_audience.errors import SettingsError
 
 EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"} | dict.fromkeys(
     ("az", "abfs", "abfss", "adl"), "azure"
@@ -143,7 +143,7 @@ class SnapshotStore:
     def write(
         self,
         audience: AudienceRef,
-        bucketed: BucketedList,
+        bucketed: MemberBuckets,
         fingerprint: str,
         updated_on: datetime.date,
     ) -> SnapshotRef:
@@ -172,7 +172,7 @@ class SnapshotStore:
         return SnapshotRef(name, sequence, fingerprint, updated_on, bucketed.count)
 
     def _publish_local(
-        self, path: str, header: SnapshotHeader, bucketed: BucketedList
+        self, path: str, header: SnapshotHeader, bucketed: MemberBuckets
     ) -> None:
         part = f"{path}.{uuid.uuid4().hex}{_PART_SUFFIX}"
         try:

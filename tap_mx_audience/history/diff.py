@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tap_mx_audience.delivery.buckets import BucketedList
+from tap_mx_audience.history.buckets import MemberBuckets
 
 
 class BucketSource(Protocol):
@@ -41,7 +41,7 @@ class ChangeBatch:
 
 
 def diff(
-    served: BucketedList,
+    served: MemberBuckets,
     served_updated_on: datetime.date,
     history: Sequence[BucketSource],
 ) -> Iterator[ChangeBatch]:

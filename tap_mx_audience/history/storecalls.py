@@ -8,19 +8,16 @@ still fails becomes one line naming the store URL without credentials.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-import backoff
-
 from tap_mx_audience.errors import TapMxAudienceError
-
-logger = logging.getLogger("tap-mx-audience")
+from tap_mx_audience.retrying import RetryPolicy, retried
 
 SETTING = "snapshot_store"
+MAX_WAIT_SECONDS = 30.0
 _Result = TypeVar("_Result")
 
 
@@ -47,7 +44,13 @@ class StoreCalls:
         """Keep the store's printable name and how hard to try."""
         self.label = label
         self._tries = tries
-        self._first_wait = first_wait_seconds
+        self._policy = RetryPolicy(
+            tries=tries,
+            transient=lambda exc: not _permanent(exc),
+            first_wait_seconds=first_wait_seconds,
+            max_wait_seconds=MAX_WAIT_SECONDS,
+            describe=_brief,
+        )
 
     def __call__(
         self, action: str, call: Callable[[], _Result], missing: str | None = None
@@ -57,30 +60,8 @@ class StoreCalls:
         A missing file is the snapshot `missing` names, when reading one; a
         missing bucket or folder on a write is the store's problem.
         """
-
-        def log(details: Any) -> None:  # noqa: ANN401 - backoff's details dict
-            logger.warning(
-                "%s '%s': %s failed (%s); retry %d in %.2fs",
-                SETTING,
-                self.label,
-                action,
-                _brief(details["exception"]),
-                details["tries"],
-                details["wait"],
-            )
-
-        retried = backoff.on_exception(
-            backoff.expo,
-            Exception,
-            giveup=_permanent,
-            max_tries=self._tries,
-            factor=self._first_wait,
-            jitter=None,
-            logger=None,
-            on_backoff=log,
-        )(call)
         try:
-            return retried()
+            return retried(self._policy, f"{SETTING} '{self.label}': {action}", call)
         except FileNotFoundError as exc:
             if missing is not None:
                 raise SnapshotError(f"{missing} is missing") from exc

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import IO
 
 from tap_mx_audience.api import FetchedAudience
-from tap_mx_audience.delivery.bookmarks import Bookmark
-from tap_mx_audience.delivery.buckets import BUCKETS, BucketedList
-from tap_mx_audience.delivery.membership import BucketSource, diff
-from tap_mx_audience.delivery.snapshots import SnapshotRef, SnapshotStore
-from tap_mx_audience.delivery.storecalls import SnapshotError
+from tap_mx_audience.audience import AudienceRef
+from tap_mx_audience.history.buckets import BUCKETS, MemberBuckets
+from tap_mx_audience.history.diff import BucketSource, diff
+from tap_mx_audience.history.store import SnapshotRef, SnapshotStore
+from tap_mx_audience.history.storecalls import SnapshotError
 
 
 @dataclass(frozen=True)
@@ -34,26 +34,24 @@ class History:
     unconfirmed: list[SnapshotRef]
 
     @classmethod
-    def look_up(
-        cls, store: SnapshotStore, fetched: FetchedAudience, bookmark: Bookmark
+    def read(
+        cls, store: SnapshotStore, audience: AudienceRef, confirmed_name: str | None
     ) -> History:
-        """List the audience's snapshots; drop those no plausible state names.
+        """List the audience's snapshots against the one its state confirms.
 
         A state confirming a snapshot that is not there cannot be diffed
         against: the audience fails, with the way out.
         """
-        audience = fetched.audience
         snapshots = store.snapshots(audience)
-        if bookmark.snapshot is None:
+        if confirmed_name is None:
             return cls(None, snapshots)
-        confirmed = next((s for s in snapshots if s.name == bookmark.snapshot), None)
+        confirmed = next((s for s in snapshots if s.name == confirmed_name), None)
         if confirmed is None:
             msg = (
-                f"the snapshot its state confirms ({bookmark.snapshot}) is missing "
+                f"the snapshot its state confirms ({confirmed_name}) is missing "
                 f"from {store.label}; {START_OVER}"
             )
             raise SnapshotError(msg)
-        store.prune(audience, confirmed.sequence)
         return cls(confirmed, [s for s in snapshots if s.sequence > confirmed.sequence])
 
     @property
@@ -102,10 +100,10 @@ class ChangeSet:
         self._file.close()
 
 
-def snapshot_of(
-    store: SnapshotStore, fetched: FetchedAudience, bucketed: BucketedList
+def record_snapshot(
+    store: SnapshotStore, fetched: FetchedAudience, bucketed: MemberBuckets
 ) -> SnapshotRef:
-    """Write the served list's snapshot (before any of its records go out)."""
+    """Write the served list's snapshot to the store (before any of its records)."""
     return store.write(
         fetched.audience, bucketed, fetched.summary.fingerprint, fetched.updated_on
     )
@@ -115,7 +113,7 @@ def work_out_changes(
     store: SnapshotStore,
     fetched: FetchedAudience,
     history: History,
-    bucketed: BucketedList,
+    bucketed: MemberBuckets,
 ) -> ChangeSet:
     """Diff the served list against the history, into a temporary file."""
     changes = tempfile.TemporaryFile(prefix="tap-mx-audience-changes-")  # noqa: SIM115 - owned by the ChangeSet

@@ -27,7 +27,7 @@ from typing import IO, Any
 
 import xxhash
 
-from tap_mx_audience.delivery.buckets import (
+from tap_mx_audience.history.buckets import (
     BUCKET_SHIFT,
     BUCKETS,
     decode_ids,

@@ -67,7 +67,7 @@ def _unescape(member: str) -> str:
     return member.replace("\\2", "\n").replace("\\1", "\\")
 
 
-class BucketedList:
+class MemberBuckets:
     """A list's ids spread over 256 buckets, with the list's fingerprint.
 
     Build it from the batches `ListBody.member_batches()` yields, compare

@@ -1,0 +1,1 @@
+"""Changes mode: the snapshot store of delivered member sets, and the diff."""
