@@ -1,0 +1,1 @@
+"""The output plumbing: batched stdout, STATE at a bounded rate, bulk RECORD lines."""
