@@ -3,10 +3,10 @@
 The schema (tap.py) states types, required settings, number bounds, allowed
 values and allowed keys; `schema_problems` reports the config's breaches of
 it. `Settings.from_config` then applies the rules no schema states (non-empty
-text, loopback-only http, ids that stay one path segment, repeated audiences)
-and converts. singer-sdk's own messages quote the offending value, which would
-print a mistyped secret: every line here names the setting by its path and
-says what is wrong with it, never what it holds.
+text, loopback-only http, ids that stay one path segment, repeated audiences,
+no ACTIVATE_VERSION) and converts. singer-sdk's own messages quote the
+offending value, which would print a mistyped secret: every line here names
+the setting by its path and says what is wrong with it, never what it holds.
 """
 
 from __future__ import annotations
@@ -75,6 +75,13 @@ class Settings:
         Raises `SettingsError` on the first rule the schema cannot state
         that the config breaks.
         """
+        if config.get("emit_activate_version_messages"):
+            raise SettingsError.about(
+                "emit_activate_version_messages",
+                "cannot be true: the tap sends only what changed and leaves failed "
+                "audiences out, so a target that deletes the rows missing from a "
+                "version would delete delivered members and history",
+            )
         return cls(
             client_id=_required_text(config, "client_id"),
             client_secret=_required_text(config, "client_secret"),

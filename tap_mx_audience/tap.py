@@ -36,6 +36,12 @@ documented API, why, and the tests that fail if an upgrade breaks it
   `singer_sdk.typing`) and no format checker, as the SDK's own, and takes
   the `Decimal` the SDK reads for `4.0` in a config file as a whole number
   (tests/test_settings.py, tests/test_hostile_config.py, tests/test_cli.py).
+- `Stream.sync` sends ACTIVATE_VERSION for full-table streams when the config
+  holds `emit_activate_version_messages` (read by `Stream`, declared by the
+  SDK in `EMIT_ACTIVATE_VERSION_CONFIG` but merged into no tap's schema): the
+  tap declares it and refuses true. Every other key the SDK's tap side reads
+  from the config is a setting too, but for code the tap never runs
+  (`RESTStream`, the SDK's authenticators) (tests/test_config_input.py).
 - `Tap.state_writer` is overridden with output/statewriter.py's
   `ThrottledStateWriter`, a subclass of the private
   `singer_sdk.helpers._state.StateWriter`: the SDK's writer copies the whole
@@ -255,6 +261,16 @@ class TapMxAudience(Tap):
             MAX_RETRY_AFTER_SECONDS,
             title="Max Retry-After (seconds)",
             description="The longest Retry-After the tap honours before one retry.",
+        ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            title="Emit ACTIVATE_VERSION messages",
+            description="singer-sdk's ACTIVATE_VERSION messages for full-table "
+            "streams. Refused when true: the tap sends only what changed and leaves "
+            "failed audiences out, so a target that deletes the rows missing from "
+            "a version would delete delivered members and history.",
         ),
     ).to_dict()
 
