@@ -4,9 +4,10 @@ The schema (tap.py) states types, required settings, number bounds, allowed
 values and allowed keys; `schema_problems` reports the config's breaches of
 it. `Settings.from_config` then applies the rules no schema states (non-empty
 text, loopback-only http, ids that stay one path segment, repeated audiences,
-no ACTIVATE_VERSION) and converts. singer-sdk's own messages quote the
-offending value, which would print a mistyped secret: every line here names
-the setting by its path and says what is wrong with it, never what it holds.
+no ACTIVATE_VERSION, a supported `snapshot_store`) and converts. singer-sdk's
+own messages quote the offending value, which would print a mistyped secret:
+every line here names the setting by its path and says what is wrong with it,
+never what it holds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from jsonschema.exceptions import ValidationError
 from tap_mx_audience.audience import AudienceRef, ResponseFormat
 from tap_mx_audience.dates import optional_date
 from tap_mx_audience.errors import SettingsError
+from tap_mx_audience.storeurl import store_location
 
 _Number = TypeVar("_Number", int, float)
 
@@ -92,7 +94,7 @@ class Settings:
             ),
             start_date=_start_date(config.get("start_date")),
             csv_member_column=_optional_text(config, "csv_member_column"),
-            snapshot_store=_optional_text(config, "snapshot_store"),
+            snapshot_store=_snapshot_store(config),
             parallel_downloads=PARALLEL_DOWNLOADS.read(config),
             request_timeout_seconds=REQUEST_TIMEOUT_SECONDS.read(config),
             max_retries=MAX_RETRIES.read(config),
@@ -236,6 +238,11 @@ def _stripped(value: str, setting: str) -> str:
     if not value.strip():
         raise SettingsError.about(setting, "must not be empty")
     return value.strip()
+
+
+def _snapshot_store(config: Mapping[str, Any]) -> str | None:
+    value = _optional_text(config, "snapshot_store")
+    return None if value is None else store_location(value)
 
 
 def _api_url(config: Mapping[str, Any]) -> str:
