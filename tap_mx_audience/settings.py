@@ -4,10 +4,10 @@ The schema (tap.py) states types, required settings, number bounds, allowed
 values and allowed keys; `schema_problems` reports the config's breaches of
 it. `Settings.from_config` then applies the rules no schema states (non-empty
 text, loopback-only http, ids that stay one path segment, repeated audiences,
-no ACTIVATE_VERSION, a supported `snapshot_store`) and converts. singer-sdk's
-own messages quote the offending value, which would print a mistyped secret:
-every line here names the setting by its path and says what is wrong with it,
-never what it holds.
+no ACTIVATE_VERSION, a supported `snapshot_store` and its options only with
+it) and converts. singer-sdk's own messages quote the offending value, which
+would print a mistyped secret: every line here names the setting by its path
+and says what is wrong with it, never what it holds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import datetime
 import difflib
 import ipaddress
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
@@ -51,6 +51,7 @@ PARALLEL_DOWNLOADS = NumberSetting("parallel_downloads", 4, 1, 32)
 REQUEST_TIMEOUT_SECONDS = NumberSetting("request_timeout_seconds", 60.0, 1, 3600)
 MAX_RETRIES = NumberSetting("max_retries", 5, 0, 20)
 MAX_RETRY_AFTER_SECONDS = NumberSetting("max_retry_after_seconds", 120.0, 0, 3600)
+HISTORY_RETENTION_DAYS = NumberSetting("history_retention_days", 365, 1, 36500)
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,17 @@ class Settings:
     """The tap's settings after validation."""
 
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     api_url: str
     audiences: tuple[AudienceRef, ...]
     response_format: ResponseFormat = ResponseFormat.JSON
     start_date: datetime.date | None = None
     csv_member_column: str | None = None
     snapshot_store: str | None = None
+    snapshot_store_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """fsspec's storage options for the store: may hold keys, never printed."""
+    history_retention_days: int = HISTORY_RETENTION_DAYS.default
+    """How long closed membership periods stay in the store's log."""
     parallel_downloads: int = PARALLEL_DOWNLOADS.default
     request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS.default
     max_retries: int = MAX_RETRIES.default
@@ -84,6 +89,7 @@ class Settings:
                 "audiences out, so a target that deletes the rows missing from a "
                 "version would delete delivered members and history",
             )
+        store = _snapshot_store(config)
         return cls(
             client_id=_required_text(config, "client_id"),
             client_secret=_required_text(config, "client_secret"),
@@ -94,7 +100,9 @@ class Settings:
             ),
             start_date=_start_date(config.get("start_date")),
             csv_member_column=_optional_text(config, "csv_member_column"),
-            snapshot_store=_snapshot_store(config),
+            snapshot_store=store,
+            snapshot_store_options=_store_options(config, store),
+            history_retention_days=HISTORY_RETENTION_DAYS.read(config),
             parallel_downloads=PARALLEL_DOWNLOADS.read(config),
             request_timeout_seconds=REQUEST_TIMEOUT_SECONDS.read(config),
             max_retries=MAX_RETRIES.read(config),
@@ -243,6 +251,15 @@ def _stripped(value: str, setting: str) -> str:
 def _snapshot_store(config: Mapping[str, Any]) -> str | None:
     value = _optional_text(config, "snapshot_store")
     return None if value is None else store_location(value)
+
+
+def _store_options(config: Mapping[str, Any], store: str | None) -> dict[str, Any]:
+    options = config.get("snapshot_store_options")
+    if options is None:
+        return {}
+    if store is None:
+        raise SettingsError.about("snapshot_store_options", "needs 'snapshot_store'")
+    return dict(options)
 
 
 def _api_url(config: Mapping[str, Any]) -> str:

@@ -105,6 +105,7 @@ from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.output.statewriter import ThrottledStateWriter
 from tap_mx_audience.output.writer import BufferedSingerWriter, StdoutClosedError
 from tap_mx_audience.settings import (
+    HISTORY_RETENTION_DAYS,
     MAX_RETRIES,
     MAX_RETRY_AFTER_SECONDS,
     PARALLEL_DOWNLOADS,
@@ -238,6 +239,22 @@ class TapMxAudience(Tap):
             description="Changes mode: a directory or fsspec URL (file://, s3://, "
             "gs://, az://) where the tap keeps each delivered member set, so that "
             "only members who joined or left are sent. Unset: full mode.",
+        ),
+        th.Property(
+            "snapshot_store_options",
+            th.ObjectType(),
+            secret=True,
+            title="Snapshot store options",
+            description="Changes mode: fsspec storage options for snapshot_store, "
+            'e.g. {"s3_additional_kwargs": {"ServerSideEncryption": "aws:kms"}, '
+            '"profile": ..., "endpoint_url": ..., "client_kwargs": {...}}, or the '
+            "GCS or Azure options. Never printed.",
+        ),
+        _number_property(
+            HISTORY_RETENTION_DAYS,
+            title="History retention (days)",
+            description="Changes mode: how long closed membership periods stay in "
+            "the snapshot store's log (1 to 36500 days).",
         ),
         _number_property(
             PARALLEL_DOWNLOADS,

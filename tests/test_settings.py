@@ -67,6 +67,14 @@ SCHEMA_PROBLEMS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"audiences": [{**AUDIENCE, "slug": MARKER}]},
         ["'audiences[0]' has unknown key(s): slug"],
     ),
+    "retention-not-a-number": (
+        {"history_retention_days": MARKER},
+        ["'history_retention_days' must be a whole number from 1 to 36500"],
+    ),
+    "store-options-not-an-object": (
+        {"snapshot_store_options": MARKER},
+        ["'snapshot_store_options' must be an object"],
+    ),
     "builtin-by-rule": (
         {"flattening_max_depth": MARKER},
         ["'flattening_max_depth' does not satisfy 'type: ['integer', 'null']'"],
@@ -134,3 +142,37 @@ def test_rules_the_schema_cannot_state_come_after_it() -> None:
     with pytest.raises(SettingsError, match=r"^Setting 'audiences\[1\]' repeats "):
         Settings.from_config({**VALID, "audiences": [AUDIENCE, AUDIENCE]})
     assert problems({"audiences": [AUDIENCE, AUDIENCE]}) == []
+
+
+def test_the_snapshot_store_settings_for_changes_mode() -> None:
+    default = Settings.from_config(VALID)
+    assert default.snapshot_store_options == {}
+    assert default.history_retention_days == 365
+    options = {"profile": "p", "client_kwargs": {"region_name": "eu-west-1"}}
+    settings = Settings.from_config(
+        {
+            **VALID,
+            "snapshot_store": "s3://bucket/snapshots",
+            "snapshot_store_options": options,
+            "history_retention_days": 30,
+        }
+    )
+    assert settings.snapshot_store_options == options
+    assert settings.history_retention_days == 30
+    with pytest.raises(
+        SettingsError,
+        match=r"^Setting 'snapshot_store_options' needs 'snapshot_store'$",
+    ):
+        Settings.from_config({**VALID, "snapshot_store_options": options})
+
+
+def test_settings_never_show_a_secret() -> None:
+    settings = Settings.from_config(
+        {
+            **VALID,
+            "client_secret": MARKER,
+            "snapshot_store": "snapshots",
+            "snapshot_store_options": {"key": MARKER},
+        }
+    )
+    assert MARKER not in repr(settings)
