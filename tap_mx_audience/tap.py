@@ -28,8 +28,20 @@ documented API, why, and the tests that fail if an upgrade breaks it
   drop records: the fast path (delivery/fastpath.py), the BATCH guard and
   the stream-map guard below (tests/test_fastpath_equivalence.py,
   tests/test_meltano_batch_guard.py, tests/test_stream_maps.py).
-- `singer_sdk.plugin_base.JSONSchemaValidator` validates the built-in
-  settings the way the SDK does, for messages that quote no value.
+- `PluginBase.append_builtin_config` merges the SDK's settings (stream maps,
+  flattening, BATCH) into the schema it is handed, `config_jsonschema` itself
+  when the SDK calls it (`--about`, environment parsing): `settings_schema`
+  asks it of a copy, `builtin_settings` of an empty schema. Validation
+  (settings.py) uses the draft the schema names (`$schema`, set by
+  `singer_sdk.typing`) and no format checker, as the SDK's own, and takes
+  the `Decimal` the SDK reads for `4.0` in a config file as a whole number
+  (tests/test_settings.py, tests/test_hostile_config.py, tests/test_cli.py).
+- `Stream.sync` sends ACTIVATE_VERSION for full-table streams when the config
+  holds `emit_activate_version_messages` (read by `Stream`, declared by the
+  SDK in `EMIT_ACTIVATE_VERSION_CONFIG` but merged into no tap's schema): the
+  tap declares it and refuses true. Every other key the SDK's tap side reads
+  from the config is a setting too, but for code the tap never runs
+  (`RESTStream`, the SDK's authenticators) (tests/test_config_input.py).
 - `Tap.state_writer` is overridden with output/statewriter.py's
   `ThrottledStateWriter`, a subclass of the private
   `singer_sdk.helpers._state.StateWriter`: the SDK's writer copies the whole
@@ -76,10 +88,10 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.mapper import RemoveRecordTransform
-from singer_sdk.plugin_base import JSONSchemaValidator
 from typing_extensions import override
 
 from tap_mx_audience import statefile
+from tap_mx_audience.audience import ResponseFormat
 from tap_mx_audience.delivery.fastpath import record_transforms
 from tap_mx_audience.delivery.run import DeliveryRun
 from tap_mx_audience.ending import (
@@ -93,12 +105,14 @@ from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.output.statewriter import ThrottledStateWriter
 from tap_mx_audience.output.writer import BufferedSingerWriter, StdoutClosedError
 from tap_mx_audience.settings import (
+    HISTORY_RETENTION_DAYS,
     MAX_RETRIES,
     MAX_RETRY_AFTER_SECONDS,
     PARALLEL_DOWNLOADS,
     REQUEST_TIMEOUT_SECONDS,
     NumberSetting,
     Settings,
+    schema_problems,
     unknown_settings,
 )
 from tap_mx_audience.streams import (
@@ -198,8 +212,8 @@ class TapMxAudience(Tap):
         ),
         th.Property(
             "response_format",
-            th.StringType(allowed_values=["json", "csv"]),
-            default="json",
+            th.StringType(allowed_values=[kind.value for kind in ResponseFormat]),
+            default=ResponseFormat.JSON.value,
             title="Response format",
             description="The list format the tap asks for (Accept header): "
             "json or csv.",
@@ -226,6 +240,22 @@ class TapMxAudience(Tap):
             "gs://, az://) where the tap keeps each delivered member set, so that "
             "only members who joined or left are sent. Unset: full mode.",
         ),
+        th.Property(
+            "snapshot_store_options",
+            th.ObjectType(),
+            secret=True,
+            title="Snapshot store options",
+            description="Changes mode: fsspec storage options for snapshot_store, "
+            'e.g. {"s3_additional_kwargs": {"ServerSideEncryption": "aws:kms"}, '
+            '"profile": ..., "endpoint_url": ..., "client_kwargs": {...}}, or the '
+            "GCS or Azure options. Never printed.",
+        ),
+        _number_property(
+            HISTORY_RETENTION_DAYS,
+            title="History retention (days)",
+            description="Changes mode: how long closed membership periods stay in "
+            "the snapshot store's log (1 to 36500 days).",
+        ),
         _number_property(
             PARALLEL_DOWNLOADS,
             title="Parallel downloads",
@@ -249,6 +279,16 @@ class TapMxAudience(Tap):
             title="Max Retry-After (seconds)",
             description="The longest Retry-After the tap honours before one retry.",
         ),
+        th.Property(
+            "emit_activate_version_messages",
+            th.BooleanType,
+            default=False,
+            title="Emit ACTIVATE_VERSION messages",
+            description="singer-sdk's ACTIVATE_VERSION messages for full-table "
+            "streams. Refused when true: the tap sends only what changed and leaves "
+            "failed audiences out, so a target that deletes the rows missing from "
+            "a version would delete delivered members and history.",
+        ),
     ).to_dict()
 
     @override
@@ -266,7 +306,9 @@ class TapMxAudience(Tap):
         """
         if parse_env_config and isinstance(config, dict | None):
             prefix = f"{self.name.upper().replace('-', '_')}_"
-            from_env = environment_config(self.settings_schema(), prefix, os.environ)
+            from_env = environment_config(
+                self.settings_schema()["properties"], prefix, os.environ
+            )
             self.logger.info(
                 "Settings read from the environment by the tap itself: %s",
                 ", ".join(from_env),
@@ -276,11 +318,21 @@ class TapMxAudience(Tap):
 
     @classmethod
     def settings_schema(cls) -> dict[str, Any]:
-        """Every setting's schema by name: the tap's own and singer-sdk's built-in."""
+        """The schema of every setting: the tap's own and singer-sdk's built-in."""
         schema = copy.deepcopy(cls.config_jsonschema)
         cls.append_builtin_config(schema)
-        properties: dict[str, Any] = schema["properties"]
-        return properties
+        return schema
+
+    @classmethod
+    def builtin_settings(cls) -> frozenset[str]:
+        """The settings singer-sdk adds for the tap's capabilities (stream maps, ...).
+
+        Asked of an empty schema: the SDK merges its settings into
+        `config_jsonschema` itself, in place (`--about`, ...).
+        """
+        schema: dict[str, Any] = {"properties": {}}
+        cls.append_builtin_config(schema)
+        return frozenset(schema["properties"])
 
     @classmethod
     @override
@@ -378,31 +430,21 @@ class TapMxAudience(Tap):
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate without ever quoting a value (the SDK's messages do).
 
-        The tap's own rules come first, then the SDK's built-in settings
-        (stream maps, batch config, ...) against the JSON schema, reported by
-        path and rule only.
+        The settings schema first, the tap's and the SDK's built-in settings
+        alike; then the rules the schema cannot state.
         """
-        for line in unknown_settings(self.config, self.settings_schema()):
+        schema = self.settings_schema()
+        for line in unknown_settings(self.config, schema["properties"]):
             self.logger.warning("%s", line)
-        try:
-            Settings.from_config(self.config)
-            errors = self._schema_errors()
-        except SettingsError as exc:
-            errors = [str(exc)]
+        errors = schema_problems(self.config, schema, self.builtin_settings())
+        if not errors:
+            try:
+                Settings.from_config(self.config)
+            except SettingsError as exc:
+                errors = [str(exc)]
         if errors and raise_errors:
             raise SettingsError(errors[0])
         return errors
-
-    def _schema_errors(self) -> list[str]:
-        schema = self.config_jsonschema
-        self.append_builtin_config(schema)
-        validator = JSONSchemaValidator(schema)
-        return [
-            f"Setting '{'.'.join(map(str, error.absolute_path)) or '(root)'}' "
-            f"does not satisfy '{error.validator}: {error.validator_value}'"
-            for error in validator.iter_errors(dict(self.config))
-            if error.validator != "required"
-        ]
 
     @classmethod
     @override

@@ -39,7 +39,7 @@ def test_about_lists_every_setting_and_marks_only_the_secret(tmp_path: Path) -> 
         about["settings"]["required"]
     )
     secrets = {name for name, spec in properties.items() if spec.get("secret")}
-    assert secrets == {"client_secret"}
+    assert secrets == {"client_secret", "snapshot_store_options"}
 
 
 def test_config_from_environment(emulator: EmulatorAdmin, tmp_path: Path) -> None:

@@ -7,10 +7,16 @@ caught.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import singer_sdk
+from singer_sdk.authenticators import APIAuthenticatorBase
+from singer_sdk.streams import RESTStream
 
+from tap_mx_audience.api.auth import MxAudienceAuthenticator
+from tap_mx_audience.tap import TapMxAudience
 from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
 from tests.support.tapdriver import run_tap
 
@@ -128,3 +134,70 @@ def test_id_with_dots_inside_stays_one_path_segment(
     assert run.returncode == 0, run.stderr
     assert "/api/v1/audience/a..b/list" in {r["path"] for r in emulator.requests()}
     assert INSTITUTION in run.stdout
+
+
+ACTIVATE_VERSION_REFUSED = (
+    "Setting 'emit_activate_version_messages' cannot be true: the tap sends only "
+    "what changed and leaves failed audiences out, so a target that deletes the "
+    "rows missing from a version would delete delivered members and history"
+)
+
+
+@pytest.mark.parametrize("source", ["file", "environment"])
+def test_activate_version_messages_are_refused_before_any_request(
+    emulator: EmulatorAdmin, tmp_path: Path, source: str
+) -> None:
+    emulator.configure([audience("aud_a", 3)])
+    config = emulator.tap_config("aud_a", emit_activate_version_messages=True)
+    if source == "file":
+        run = run_tap(tmp_path, config)
+    else:
+        env = _environment(config)
+        run = run_tap(tmp_path, {}, args=("--config", "ENV"), env=env)
+    assert run.only_error().endswith(ACTIVATE_VERSION_REFUSED)
+    assert emulator.requests() == []
+
+
+def test_activate_version_messages_off_is_a_known_setting(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    emulator.configure([audience("aud_a", 3)])
+    config = emulator.tap_config("aud_a", emit_activate_version_messages=False)
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert "| WARNING" not in run.stderr
+    assert {m["type"] for m in run.messages} == {"SCHEMA", "RECORD", "STATE"}
+
+
+SDK_SOURCE = Path(singer_sdk.__file__).parent
+# The target side, SQL taps and the filesystem tap: code this tap never runs.
+SDK_NOT_TAP_SIDE = {"sinks", "sql", "connectors", "contrib", "testing"}
+SDK_TARGET_MODULES = {"target_base.py", "mapper_base.py"}
+# Tap-side code this tap does not use either; the test checks that it does not.
+SDK_UNUSED_BY_THE_TAP = {"streams/rest.py", "authenticators.py"}
+CONFIG_READ = re.compile(
+    r'(?<![\w.])(?:self\.)?(?:plugin_)?config(?:\.get\(|\[)\s*"(\w+)"'
+)
+
+
+def test_every_setting_singer_sdk_reads_is_a_setting() -> None:
+    """A key the SDK acts on is never warned about as unknown and ignored.
+
+    Fails when a singer-sdk upgrade reads another key from a tap's config.
+    """
+    reads = {
+        (match[1], str(path.relative_to(SDK_SOURCE)))
+        for path in SDK_SOURCE.rglob("*.py")
+        if SDK_NOT_TAP_SIDE.isdisjoint(path.relative_to(SDK_SOURCE).parts[:-1])
+        and path.name not in SDK_TARGET_MODULES
+        for match in CONFIG_READ.finditer(path.read_text())
+    }
+    assert {"emit_activate_version_messages", "start_date", "user_agent"} <= {
+        key for key, _ in reads
+    }
+    settings = set(TapMxAudience.settings_schema()["properties"])
+    used = {key for key, module in reads if module not in SDK_UNUSED_BY_THE_TAP}
+    assert used - settings == set()
+    tap = TapMxAudience(config=EmulatorAdmin("http://127.0.0.1:9").tap_config("a"))
+    assert not any(isinstance(s, RESTStream) for s in tap.streams.values())
+    assert not issubclass(MxAudienceAuthenticator, APIAuthenticatorBase)

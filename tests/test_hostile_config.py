@@ -74,6 +74,18 @@ BAD_SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
         {"request_timeout_seconds": MARKER},
         "'request_timeout_seconds' must be a number",
     ),
+    "snapshot_store_options-without-store": (
+        {"snapshot_store_options": {"key": MARKER}},
+        "'snapshot_store_options' needs 'snapshot_store'",
+    ),
+    "snapshot_store_options-not-an-object": (
+        {"snapshot_store": "snapshots", "snapshot_store_options": [MARKER]},
+        "'snapshot_store_options' must be an object",
+    ),
+    "history_retention_days-out-of-range": (
+        {"history_retention_days": 0},
+        "'history_retention_days' must be from 1 to 36500",
+    ),
 }
 
 

@@ -64,3 +64,17 @@ def test_rejected_secret_is_not_printed_at_debug(
     assert run.returncode == 1
     assert "MX rejected the client_id/client_secret" in run.error_lines()[-1]
     assert_prints_no_secret(run, LEAKY_SECRET)
+
+
+def test_snapshot_store_options_are_not_printed_at_debug(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    emulator.configure([audience("aud_a", 3)])
+    config = emulator.tap_config(
+        "aud_a",
+        snapshot_store=str(tmp_path / "snapshots"),
+        snapshot_store_options={"key": LEAKY_SECRET, "client_kwargs": {}},
+    )
+    run = run_tap(tmp_path, config, env=DEBUG)
+    assert run.returncode == 0, run.stderr
+    assert_prints_no_secret(run, LEAKY_SECRET)

@@ -1,5 +1,8 @@
 """The snapshot store on a local directory, a file:// URL and a real S3 server.
 
+Also the locations a `snapshot_store` value names (test_changes_mode.py runs
+the malformed ones through the CLI).
+
 The S3 side is moto in server mode on 127.0.0.1, reached through s3fs with
 only an s3:// URL and the standard AWS environment variables, as the tap
 will use it.
@@ -24,6 +27,7 @@ from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.history.buckets import BUCKETS, MemberBuckets
 from tap_mx_audience.history.store import SnapshotRef, SnapshotStore
 from tap_mx_audience.history.storecalls import SnapshotError, SnapshotStoreError
+from tap_mx_audience.storeurl import store_location
 from tests.support.s3server import BUCKET, CREDENTIALS
 
 AUDIENCE = AudienceRef("high_value_members", "INST_DEMO")
@@ -270,3 +274,27 @@ def test_a_missing_bucket_fails_the_write_in_one_line(bucketed: MemberBuckets) -
         "snapshot_store 's3://no-such-bucket/snapshots': upload failed after 1 try"
     )
     assert CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in str(failure.value)
+
+
+LOCATIONS = {
+    "relative-directory": ("snapshots/x", "snapshots/x"),
+    "absolute-directory": ("/srv/mx snapshots", "/srv/mx snapshots"),
+    "colon-after-a-dot": ("./s3:/x", "./s3:/x"),
+    "file-url-decoded": ("file:///srv/with%20pct", "/srv/with pct"),
+    "file-url-localhost": ("file://localhost/srv/x", "/srv/x"),
+    "s3": ("s3://bucket/prefix", "s3://bucket/prefix"),
+    "scheme-lowercased": ("GS://bucket/x", "gs://bucket/x"),
+    "azure-account": (
+        "abfs://box@acct.dfs.core.windows.net/x",
+        "abfs://box@acct.dfs.core.windows.net/x",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "location"), LOCATIONS.values(), ids=LOCATIONS.keys()
+)
+def test_a_store_location_is_a_directory_or_a_supported_url(
+    value: str, location: str
+) -> None:
+    assert store_location(value) == location

@@ -50,10 +50,8 @@ from tap_mx_audience.history.storecalls import (
     StoreCalls,
     redacted,
 )
+from tap_mx_audience.storeurl import EXTRAS
 
-EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"} | dict.fromkeys(
-    ("az", "abfs", "abfss", "adl"), "azure"
-)
 _NAME = re.compile(
     r"(?P<sequence>\d{12})-xxh3sum-(?P<count>\d+)-(?P<hex>[0-9a-f]{16})\.snap"
 )

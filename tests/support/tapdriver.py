@@ -107,6 +107,7 @@ def run_tap(  # noqa: PLR0913 - one keyword per CLI option
     args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
     timeout: float = 300,
+    cwd: Path | None = None,
 ) -> TapRun:
     """Run one sync (or another command via `args`) and parse its stdout."""
     completed = subprocess.run(
@@ -115,6 +116,7 @@ def run_tap(  # noqa: PLR0913 - one keyword per CLI option
         text=True,
         timeout=timeout,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
         check=False,
     )
     is_sync = not args or args == ("--config", "ENV")
