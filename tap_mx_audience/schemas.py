@@ -1,4 +1,4 @@
-"""Record schemas of the three streams.
+"""Record schemas of the three streams: audiences, their members, membership periods.
 
 Rows are keyed by the audience as configured (`id_or_slug`,
 `institution_public_id`), not by the ids the body reports: a CSV body may not
@@ -48,6 +48,19 @@ _LIST_FINGERPRINT = th.Property(
     "record comes from.",
 )
 
+_LEFT_AT = th.Property(
+    "left_at",
+    th.DateTimeType,
+    description="When the tap fetched the first list without the member (UTC); "
+    "null while the stint is open.",
+)
+_LEFT_ON = th.Property(
+    "left_on",
+    th.DateType,
+    description="The updated_on of the first list without the member; null while "
+    "the member is in the audience.",
+)
+
 AUDIENCE_MEMBERS_SCHEMA = th.PropertiesList(
     *_AUDIENCE_FIELDS,
     th.Property(
@@ -57,21 +70,34 @@ AUDIENCE_MEMBERS_SCHEMA = th.PropertiesList(
         "updated_on",
         th.DateType,
         required=True,
-        description="The updated_on of the list this record comes from: the "
+        description="The updated_on of the list this record comes from (changes "
+        "mode: the list that opened or closed the member's latest stint): the "
         "replication key.",
     ),
     _LIST_FINGERPRINT,
     th.Property(
-        "left_on",
+        "joined_at",
+        th.DateTimeType,
+        description="Changes mode: the start of the member's latest stint (member "
+        "since); null in full mode.",
+    ),
+    th.Property(
+        "joined_on",
         th.DateType,
-        description="Changes mode: the updated_on of the first list without this "
+        description="Changes mode: the updated_on of the list that started it.",
+    ),
+    th.Property(
+        "left_at",
+        th.DateTimeType,
+        description="Changes mode: when the tap fetched the first list without the "
         "member; null while the member is in the audience (always null in full mode).",
     ),
+    _LEFT_ON,
     th.Property(
         "_sdc_deleted_at",
         th.DateTimeType,
-        description="Changes mode: left_on as an instant, the Singer convention for "
-        "a removed row; null otherwise.",
+        description="Changes mode: left_at, the Singer convention for a removed row; "
+        "null otherwise.",
     ),
 ).to_dict()
 
@@ -110,29 +136,24 @@ AUDIENCES_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 
-MEMBERSHIP_CHANGES_SCHEMA = th.PropertiesList(
+MEMBERSHIP_PERIODS_SCHEMA = th.PropertiesList(
     *_AUDIENCE_FIELDS,
     th.Property(
         "member_id", th.StringType, required=True, description="The member's id."
     ),
     th.Property(
-        "change",
-        th.StringType(allowed_values=["joined", "left"]),
-        required=True,
-        description="Whether the member joined or left the audience.",
-    ),
-    th.Property(
-        "updated_on",
-        th.DateType,
-        required=True,
-        description="The updated_on of the first list that showed the change.",
-    ),
-    _LIST_FINGERPRINT,
-    th.Property(
-        "observed_at",
+        "joined_at",
         th.DateTimeType,
         required=True,
-        description="When the tap saw the change (the list's download time): "
-        "part of the key, so no event overwrites another.",
+        description="When the tap fetched the first list of the stint (UTC; never "
+        "earlier than the stint before it): part of the key.",
     ),
+    th.Property(
+        "joined_on",
+        th.DateType,
+        required=True,
+        description="The updated_on of that list.",
+    ),
+    _LEFT_AT,
+    _LEFT_ON,
 ).to_dict()

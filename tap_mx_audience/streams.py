@@ -1,7 +1,7 @@
 """The streams, as declarations: name, schema, keys, replication, small hooks.
 
 `audiences` has one partition per configured audience; its children
-`audience_members` and `membership_changes` are synced by singer-sdk for each
+`audience_members` and `membership_periods` are synced by singer-sdk for each
 `audiences` record. Every stream asks `DeliveryRun` (delivery/run.py) for its
 records: fetching, deciding, sending and committing an audience happen
 there, in one place.
@@ -23,7 +23,7 @@ from tap_mx_audience.schemas import (
     AUDIENCE_KEY,
     AUDIENCE_MEMBERS_SCHEMA,
     AUDIENCES_SCHEMA,
-    MEMBERSHIP_CHANGES_SCHEMA,
+    MEMBERSHIP_PERIODS_SCHEMA,
 )
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class AudiencesStream(AudienceStream):
 
 
 class AudienceMembersStream(AudienceStream):
-    """One record per member of each audience whose member set changed."""
+    """One record per member of each audience whose membership changed."""
 
     name = "audience_members"
     parent_stream_type = AudiencesStream
@@ -166,35 +166,38 @@ class AudienceMembersStream(AudienceStream):
         """
 
     @override
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        """Nothing to track per record: the delivery commits the bookmark.
+
+        singer-sdk would keep progress markers from each record's
+        `updated_on`, and warn on every run that they are not resumable.
+        """
+
+    @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
         return self.deliveries.member_records(
             self, _audience(context), self.count_records
         )
 
 
-class MembershipChangesStream(AudienceStream):
-    """One record per member who joined or left an audience (changes mode only)."""
+class MembershipPeriodsStream(AudienceStream):
+    """One record per stint of a member in an audience (changes mode only)."""
 
-    name = "membership_changes"
+    name = "membership_periods"
     parent_stream_type = AudiencesStream
-    primary_keys: ClassVar[list[str]] = [
-        *AUDIENCE_KEY,
-        "member_id",
-        "change",
-        "observed_at",
-    ]
+    primary_keys: ClassVar[list[str]] = [*AUDIENCE_KEY, "member_id", "joined_at"]
     replication_key = None
-    # Sent with audience_members, whose bookmarks cover both.
-    state_partitioning_keys: ClassVar[list[str]] = []
-    schema = MEMBERSHIP_CHANGES_SCHEMA
+    schema = MEMBERSHIP_PERIODS_SCHEMA
 
     @property
     @override
     def selected(self) -> bool:
-        """Only in changes mode: in full mode there are no changes to send.
+        """Only in changes mode: stints are worked out from the snapshot store's log.
 
-        Not synced at all then, which spares singer-sdk's per-partition work
-        (a third of an unchanged audience's cost) and an empty table.
+        Not synced at all in full mode, which spares singer-sdk's
+        per-partition work and an empty table.
         """
         return bool(self.config.get("snapshot_store")) and super().selected
 
@@ -204,4 +207,6 @@ class MembershipChangesStream(AudienceStream):
 
     @override
     def get_records(self, context: Context | None) -> Iterable[Record]:
-        return self.deliveries.change_records(_audience(context))
+        return self.deliveries.period_records(
+            self, _audience(context), self.count_records
+        )

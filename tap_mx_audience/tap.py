@@ -118,7 +118,7 @@ from tap_mx_audience.settings import (
 from tap_mx_audience.streams import (
     AudienceMembersStream,
     AudiencesStream,
-    MembershipChangesStream,
+    MembershipPeriodsStream,
 )
 
 if TYPE_CHECKING:
@@ -371,12 +371,10 @@ class TapMxAudience(Tap):
     @override
     def discover_streams(self) -> list[Stream]:
         members = AudienceMembersStream(self, self.deliveries)
+        periods = MembershipPeriodsStream(self, self.deliveries)
         self.deliveries.members_stream = members
-        return [
-            AudiencesStream(self, self.deliveries),
-            members,
-            MembershipChangesStream(self, self.deliveries),
-        ]
+        self.deliveries.periods_stream = periods
+        return [AudiencesStream(self, self.deliveries), members, periods]
 
     @override
     def setup_mapper(self) -> None:
@@ -386,15 +384,6 @@ class TapMxAudience(Tap):
         are known, before anything is written.
         """
         super().setup_mapper()
-        changes, members = (
-            self.streams[name] for name in ("membership_changes", "audience_members")
-        )
-        if changes.selected and not members.selected:
-            msg = (
-                "Stream 'membership_changes' needs stream 'audience_members' "
-                "selected: its bookmarks record what was delivered"
-            )
-            raise SettingsError(msg)
         if self.config.get("batch_config"):
             for stream in self.streams.values():
                 if problem := _batch_conflict(stream):

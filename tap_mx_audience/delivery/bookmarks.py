@@ -1,10 +1,15 @@
 """Per-audience bookmarks: when to send an audience's members, and what to keep.
 
-The served list is the truth: an audience is sent whenever its member set
-differs from the last delivered one (the fingerprint in its bookmark), whatever
-its `updated_on` says; a date alone would miss a second change on the same day
-and refuse a list whose date moved backwards. The bookmark is written only
-after the last record went out, and its date never moves backwards.
+Full mode: the served list is the truth: an audience is sent whenever its
+member set differs from the last delivered one (the fingerprint in its
+bookmark), whatever its `updated_on` says; a date alone would miss a second
+change on the same day and refuse a list whose date moved backwards.
+
+Changes mode: each stream's bookmark holds a watermark, the last table of
+the audience's log whose changes its target confirmed, and the log's id.
+
+A bookmark is written only after the last record went out, and its date
+never moves backwards.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from tap_mx_audience.dates import leading_date
 REPLICATION_KEY = "updated_on"
 FINGERPRINT_KEY = "fingerprint"
 MEMBER_COUNT_KEY = "member_count"
-SNAPSHOT_KEY = "snapshot"
+LOG_KEY = "log"
+WATERMARK_KEY = "watermark"
+# Written by an unreleased changes mode; dropped when a bookmark is committed.
+_EARLIER_SNAPSHOT_KEY = "snapshot"
 # Full mode: the id of a run that may have sent part of this audience and not
 # confirmed it; a later run must send it again even if the list looks unchanged.
 DELIVERING_RUN_KEY = "delivering"
@@ -36,7 +44,6 @@ class Decision(Enum):
     )
     SEND_CHANGED = "the member set changed since the bookmark"
     SEND_INTERRUPTED = "an earlier run stopped before confirming its delivery"
-    BASELINE = "unchanged; keeping its first snapshot (the bookmark has none)"
     SKIP_UNCHANGED = "unchanged since the bookmark"
     SKIP_BEFORE_START = "updated before start_date"
 
@@ -48,7 +55,7 @@ class Decision(Enum):
     @property
     def commits(self) -> bool:
         """Whether the bookmark moves to the served list."""
-        return self.sends or self is Decision.BASELINE
+        return self.sends
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,9 @@ class Bookmark:
 
     updated_on: datetime.date | None
     fingerprint: str | None
-    snapshot: str | None
     delivering_run: str | None
+    log: str | None
+    watermark: int | None
 
     @classmethod
     def read(cls, partition_state: dict[str, Any]) -> Bookmark:
@@ -66,25 +74,23 @@ class Bookmark:
         return cls(
             updated_on=leading_date(partition_state.get("replication_key_value")),
             fingerprint=_text(partition_state.get(FINGERPRINT_KEY)),
-            snapshot=_text(partition_state.get(SNAPSHOT_KEY)),
             delivering_run=_text(partition_state.get(DELIVERING_RUN_KEY)),
+            log=_text(partition_state.get(LOG_KEY)),
+            watermark=_watermark(partition_state.get(WATERMARK_KEY)),
         )
 
-    def decide(  # noqa: PLR0911 - one return per rule reads best
+    def decide(
         self,
         fingerprint: str,
         updated_on: datetime.date,
         start_date: datetime.date | None,
         *,
         unconfirmed: bool,
-        needs_snapshot: bool,
     ) -> Decision:
-        """Send unless the served member set is the one last delivered.
+        """Full mode: send unless the served member set is the one last delivered.
 
-        `unconfirmed`: some earlier delivery may have been applied in part
-        (changes mode: snapshots written after the confirmed one; full mode:
-        a delivering mark from another run). `needs_snapshot`: changes mode
-        without a confirmed snapshot to diff against next time.
+        `unconfirmed`: some earlier delivery may have been applied in part (a
+        delivering mark from another run).
         """
         if start_date is not None and updated_on < start_date:
             return Decision.SKIP_BEFORE_START
@@ -96,8 +102,6 @@ class Bookmark:
             return Decision.SEND_CHANGED
         if unconfirmed:
             return Decision.SEND_INTERRUPTED
-        if needs_snapshot and self.snapshot is None:
-            return Decision.BASELINE
         return Decision.SKIP_UNCHANGED
 
     def is_backwards(self, updated_on: datetime.date) -> bool:
@@ -130,7 +134,6 @@ def commit(
     updated_on: datetime.date,
     fingerprint: str,
     member_count: int,
-    snapshot: str | None,
 ) -> None:
     """Record a delivered audience; the date never moves backwards.
 
@@ -146,11 +149,19 @@ def commit(
     ).isoformat()
     partition_state[FINGERPRINT_KEY] = fingerprint
     partition_state[MEMBER_COUNT_KEY] = member_count
-    if snapshot is None:
-        partition_state.pop(SNAPSHOT_KEY, None)
-    else:
-        partition_state[SNAPSHOT_KEY] = snapshot
+    partition_state.pop(_EARLIER_SNAPSHOT_KEY, None)
+
+
+def commit_watermark(partition_state: dict[str, Any], log: str, watermark: int) -> None:
+    """Changes mode: the stream's target holds the log's changes up to `watermark`."""
+    partition_state.pop(_EARLIER_SNAPSHOT_KEY, None)
+    partition_state[LOG_KEY] = log
+    partition_state[WATERMARK_KEY] = watermark
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _watermark(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,16 +1,18 @@
 """The shape of every record the tap sends, built in this one place.
 
-Each stream's records are a template (every field but the member's, in schema
-order) and the fields that differ per member. The fast path serializes a
-template once and fills in member ids; the SDK path copies it per record.
+Member and period records come in groups that differ only in `member_id`:
+one template per group (every field, in schema order, `member_id` None).
+The fast path serializes a template once and fills in member ids; the SDK
+path copies it per record (`with_member`).
 """
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 from tap_mx_audience.api import FetchedAudience
+from tap_mx_audience.history.changes import Stint
+from tap_mx_audience.history.log import TableHeader
 
 Record = dict[str, Any]
 
@@ -40,52 +42,60 @@ def summary_record(fetched: FetchedAudience, list_fingerprint: str) -> Record:
 
 
 def member_template(fetched: FetchedAudience) -> Record:
-    """Every field of an `audience_members` record but `member_id`: a current member."""
+    """Full mode: every field of an `audience_members` record of the served list."""
     return {
         **audience_fields(fetched),
         "member_id": None,
         "updated_on": fetched.updated_on.isoformat(),
         "list_fingerprint": fetched.summary.fingerprint,
+        "joined_at": None,
+        "joined_on": None,
+        "left_at": None,
         "left_on": None,
         "_sdc_deleted_at": None,
     }
 
 
-def member_record(
-    template: Record, member_id: str, left_on: datetime.date | None
+def latest_stint_template(
+    fetched: FetchedAudience, header: TableHeader, stint: Stint
 ) -> Record:
-    """An `audience_members` record: a current member, or one who left on `left_on`."""
-    if left_on is None:
-        return {**template, "member_id": member_id}
-    return {
-        **template,
-        "member_id": member_id,
-        "left_on": left_on.isoformat(),
-        "_sdc_deleted_at": f"{left_on.isoformat()}T00:00:00+00:00",
-    }
+    """Changes mode: an `audience_members` record whose latest stint is `stint`.
 
-
-def change_template(fetched: FetchedAudience) -> Record:
-    """Every field of a `membership_changes` record but `member_id`: a join."""
+    Its `updated_on` and `list_fingerprint` are those of the list that last
+    changed the member (opened or closed the stint), so a resend is the same row.
+    """
+    opened = header.observations[stint.opened]
+    closed = None if stint.closed is None else header.observations[stint.closed]
+    last = closed or opened
     return {
         **audience_fields(fetched),
         "member_id": None,
-        "change": "joined",
-        "updated_on": fetched.updated_on.isoformat(),
-        "list_fingerprint": fetched.summary.fingerprint,
-        "observed_at": fetched.download.downloaded_at.isoformat(),
+        "updated_on": last.on.isoformat(),
+        "list_fingerprint": last.fingerprint,
+        "joined_at": opened.instant,
+        "joined_on": opened.on.isoformat(),
+        "left_at": None if closed is None else closed.instant,
+        "left_on": None if closed is None else closed.on.isoformat(),
+        "_sdc_deleted_at": None if closed is None else closed.instant,
     }
 
 
-def change_record(
-    template: Record, member_id: str, left_on: datetime.date | None
+def period_template(
+    fetched: FetchedAudience, header: TableHeader, stint: Stint
 ) -> Record:
-    """A `membership_changes` record: a join, or a leave dated `left_on`."""
-    if left_on is None:
-        return {**template, "member_id": member_id}
+    """A `membership_periods` record: one stint."""
+    opened = header.observations[stint.opened]
+    closed = None if stint.closed is None else header.observations[stint.closed]
     return {
-        **template,
-        "member_id": member_id,
-        "change": "left",
-        "updated_on": left_on.isoformat(),
+        **audience_fields(fetched),
+        "member_id": None,
+        "joined_at": opened.instant,
+        "joined_on": opened.on.isoformat(),
+        "left_at": None if closed is None else closed.instant,
+        "left_on": None if closed is None else closed.on.isoformat(),
     }
+
+
+def with_member(template: Record, member_id: str) -> Record:
+    """A record of a group: its template with the member's id."""
+    return {**template, "member_id": member_id}

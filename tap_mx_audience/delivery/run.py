@@ -2,10 +2,12 @@
 
 The streams only declare themselves and ask this module for their records.
 For each configured audience, `deliver` fetches the checked list (downloaded
-ahead by the fetcher), decides from the bookmark what to send (an
-`AudienceDelivery`), hands out the `audiences` record while the child
-streams send theirs, then commits the bookmark and emits the state. The
-delivery being sent is held here, never in the SDK's stream context.
+ahead by the fetcher), decides what to send (full mode from the bookmark;
+changes mode from the audience's log, which it extends first), hands out the
+`audiences` record while the child streams send theirs, then commits the
+bookmarks and emits the state. The delivery being sent is held here, never
+in the SDK's stream context; each stream's state is read and written here on
+that stream's behalf, never by another stream.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tap_mx_audience.api import AudienceFetcher, FetchedAudience, MxApiClient
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery import bookmarks, records
 from tap_mx_audience.delivery.audience import AudienceDelivery
+from tap_mx_audience.delivery.changes import ChangesDelivery
+from tap_mx_audience.delivery.full import FullDelivery
 from tap_mx_audience.delivery.records import Record
 from tap_mx_audience.delivery.summary import RunSummary
 from tap_mx_audience.errors import (
@@ -56,7 +60,8 @@ class DeliveryRun:
         self.state_writer = ThrottledStateWriter(output)
         self.run_id = datetime.datetime.now(datetime.UTC).isoformat()
         self.members_stream: Stream | None = None
-        """The `audience_members` stream, whose bookmarks decide what is sent."""
+        self.periods_stream: Stream | None = None
+        """The child streams, whose bookmarks decide what each is sent."""
         self._reported_ids: dict[tuple[str, str], AudienceRef] = {}
         self._current: AudienceDelivery | None = None
         self._started = False
@@ -74,8 +79,10 @@ class DeliveryRun:
     @cached_property
     def snapshot_store(self) -> SnapshotStore | None:
         """Changes mode's store of delivered member sets; None in full mode."""
-        url = self.settings.snapshot_store
-        return None if url is None else SnapshotStore(url)
+        settings = self.settings
+        if settings.snapshot_store is None:
+            return None
+        return SnapshotStore(settings.snapshot_store, settings.snapshot_store_options)
 
     @cached_property
     def fetcher(self) -> AudienceFetcher:
@@ -97,6 +104,7 @@ class DeliveryRun:
         except AudienceFailedError as failure:
             self._fail(audience, failure)
             return
+        self.summary.fetched(fetched.download.size)
         if (earlier := self._same_audience_configured_before(fetched)) is not None:
             fetched.close()
             reason = (
@@ -122,9 +130,11 @@ class DeliveryRun:
         """
         return self._delivery_of(audience).member_records(stream, self.output, count)
 
-    def change_records(self, audience: AudienceRef) -> Iterator[Record]:
-        """The `membership_changes` records of the audience being delivered."""
-        return self._delivery_of(audience).change_records()
+    def period_records(
+        self, stream: Stream, audience: AudienceRef, count: Callable[[int], None]
+    ) -> Iterator[Record]:
+        """The `membership_periods` records of the audience being delivered."""
+        return self._delivery_of(audience).period_records(stream, self.output, count)
 
     def _delivery_of(self, audience: AudienceRef) -> AudienceDelivery:
         delivery = self._current
@@ -134,58 +144,62 @@ class DeliveryRun:
         return delivery
 
     def _deliver(self, fetched: FetchedAudience) -> Iterator[Record]:
-        members = self._members_stream()
-        if members is None:
-            yield records.summary_record(fetched, fetched.summary.fingerprint)
-            return
         try:
-            delivery = self._decide(
-                fetched, members.get_context_state(fetched.audience.context)
-            )
+            delivery = self._decide(fetched)
         except TapMxAudienceError as exc:
-            # The store's messages may name the audience already.
-            reason = str(exc).removeprefix(f"{fetched.audience.label}: ")
-            self._fail(fetched.audience, AudienceFailedError(fetched.audience, reason))
+            self._fail(
+                fetched.audience, AudienceFailedError(fetched.audience, str(exc))
+            )
             return
         self._current = delivery
         try:
             yield records.summary_record(fetched, delivery.list_fingerprint)
+            self.summary.sent("audiences", 1)
         finally:
             delivery.close()
-        # The children have run: what they wrote is out, the bookmark may follow.
+        # The children have run: what they wrote is out, the bookmarks may follow.
         delivery.commit()
         self.summary.add(delivery)
-        self.state_writer.write_state(members.tap_state)
+        self.state_writer.write_state(self._state_stream().tap_state)
 
-    def _decide(
-        self, fetched: FetchedAudience, partition_state: dict[str, Any]
-    ) -> AudienceDelivery:
+    def _decide(self, fetched: FetchedAudience) -> AudienceDelivery:
         settings, store = self.settings, self.snapshot_store
+        members, periods = (
+            self._selected(self.members_stream),
+            self._selected(self.periods_stream),
+        )
         if store is None:
-            return AudienceDelivery.full_mode(
+            return FullDelivery(
                 fetched,
-                partition_state,
+                None
+                if members is None
+                else members.get_context_state(fetched.audience.context),
                 run_id=self.run_id,
                 start_date=settings.start_date,
             )
-        return AudienceDelivery.changes_mode(
+        return ChangesDelivery(
             fetched,
-            partition_state,
-            store=store,
-            run_id=self.run_id,
+            {
+                stream.name: stream.get_context_state(fetched.audience.context)
+                for stream in (members, periods)
+                if stream is not None
+            },
+            store,
+            retention=datetime.timedelta(days=settings.history_retention_days),
             start_date=settings.start_date,
         )
 
     def _mark_delivering(self) -> None:
-        """Mark every audience as being delivered, in a STATE ahead of any record.
+        """Full mode: mark each audience as being delivered, in a STATE before records.
 
         A run stopped midway leaves its marks: the next run then re-sends those
         audiences even if their lists look unchanged, because the target may
         hold part of this run's records (full mode has nothing else to tell).
+        Changes mode needs no mark: the log is ahead of every target.
         """
         self._started = True
-        members = self._members_stream()
-        if members is None:
+        members = self._selected(self.members_stream)
+        if members is None or self.settings.snapshot_store is not None:
             return
         marked = [
             bookmarks.mark_delivering(
@@ -219,15 +233,20 @@ class DeliveryRun:
         self._log_failure(failure)
         self.failures.append(failure)
         self.summary.failed += 1
-        members = self._members_stream()
+        members = self._selected(self.members_stream)
         if members is not None:
             partition_state = members.get_context_state(audience.context)
             bookmarks.clear_own_mark(partition_state, self.run_id)
 
-    def _members_stream(self) -> Stream | None:
-        """The selected `audience_members` stream, whose bookmarks decide delivery."""
-        stream = self.members_stream
+    @staticmethod
+    def _selected(stream: Stream | None) -> Stream | None:
         return stream if stream is not None and stream.selected else None
+
+    def _state_stream(self) -> Stream:
+        """A stream whose `tap_state` is the tap's whole state (all share it)."""
+        stream = self.members_stream or self.periods_stream
+        assert stream is not None  # noqa: S101 - discovery registers both
+        return stream
 
     def raise_for_failures(self) -> None:
         """End a sync in which some audiences failed with a non-zero exit."""

@@ -1,11 +1,11 @@
-"""A member list spread over 256 hash buckets on local disk.
+"""A served member list spread over 256 hash buckets on local disk.
 
-Diffing two lists of millions of ids as Python sets would take gigabytes.
-Spread by the top byte of each id's xxh3 hash (the hash the fingerprint needs
-anyway), any two lists can be compared one bucket at a time: about 1/256 of a
-list in memory. Ids travel through files as UTF-8 lines; the rare id holding a
-newline or a backslash is escaped, so any id survives and the common case
-stays in C-level bytes operations.
+Comparing a list of millions of ids with the log as Python sets would take
+gigabytes. Spread by the top byte of each id's xxh3 hash, a list and the
+log's files can be compared one bucket at a time: about 1/256 of a list in
+memory. Ids stay UTF-8 bytes throughout and travel through files as lines;
+the rare id holding a newline or a backslash is escaped, so any id survives
+and the common case stays in C-level bytes operations.
 """
 
 from __future__ import annotations
@@ -15,23 +15,29 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 import xxhash
-
-from tap_mx_audience.lists.summary import MemberFingerprint
 
 BUCKETS = 256
 BUCKET_SHIFT = 56
 """A 64-bit hash shifted right by this gives its bucket: the top 8 bits."""
 
 SPILL_BYTES = 8 << 20
-"""Ids held in memory before they go to the bucket files."""
+"""Ids held in memory (counted with their Python object overhead) before they
+go to the bucket files."""
+_ID_OVERHEAD = 41
+"""What a bytes object and its list slot cost beyond its data."""
 
 _NEWLINE = b"\n"
 _BACKSLASH = b"\\"
 _ESCAPED_BACKSLASH = b"\\1"
 _ESCAPED_NEWLINE = b"\\2"
+
+
+def bucket_of(member: bytes) -> int:
+    """The bucket of one UTF-8 id."""
+    return xxhash.xxh3_64_intdigest(member) >> BUCKET_SHIFT
 
 
 def encode_ids(ids: list[bytes]) -> bytes:
@@ -44,15 +50,14 @@ def encode_ids(ids: list[bytes]) -> bytes:
     return blob
 
 
-def decode_ids(blob: bytes) -> list[str]:
+def decode_ids(blob: bytes) -> list[bytes]:
     """The ids `encode_ids` wrote; ValueError if the last line is unterminated."""
-    text = blob.decode()
-    ids = text.split("\n")
+    ids = blob.split(_NEWLINE)
     if ids.pop():
         msg = "the last id has no line end"
         raise ValueError(msg)
-    if "\\" in text:
-        return [_unescape(member) if "\\" in member else member for member in ids]
+    if _BACKSLASH in blob:
+        return [_unescape(member) if _BACKSLASH in member else member for member in ids]
     return ids
 
 
@@ -62,24 +67,26 @@ def _escape(member: bytes) -> bytes:
     )
 
 
-def _unescape(member: str) -> str:
+def _unescape(member: bytes) -> bytes:
     # Every backslash starts an escape, so "\2" can only be an escaped newline.
-    return member.replace("\\2", "\n").replace("\\1", "\\")
+    return member.replace(_ESCAPED_NEWLINE, _NEWLINE).replace(
+        _ESCAPED_BACKSLASH, _BACKSLASH
+    )
 
 
 class MemberBuckets:
-    """A list's ids spread over 256 buckets, with the list's fingerprint.
+    """A list's ids spread over 256 buckets.
 
-    Build it from the batches `ListBody.member_batches()` yields, compare
-    `fingerprint` with the list's, then read it back bucket by bucket. Up to
-    `spill_bytes` of ids wait in memory, so a small list never touches the
-    disk; beyond that they go to one temporary file per bucket. Use it as a
-    context manager: the files go away on exit, also on error.
+    Build it from the batches of UTF-8 ids `ListBody.member_id_batches()`
+    yields, then read it back bucket by bucket. Up to `spill_bytes` of ids
+    wait in memory, so a small list never touches the disk; beyond that they
+    go to one file per bucket in `directory`. Use it as a context manager: the
+    files go away on exit, also on error.
     """
 
     def __init__(
         self,
-        batches: Iterable[list[str]],
+        batches: Iterable[list[bytes]],
         directory: str | None = None,
         spill_bytes: int = SPILL_BYTES,
     ) -> None:
@@ -88,62 +95,55 @@ class MemberBuckets:
         self._spill_bytes = spill_bytes
         self._directory: Path | None = None
         self._pending: list[list[bytes]] = [[] for _ in range(BUCKETS)]
-        self._spilled = [False] * BUCKETS
-        fingerprint = MemberFingerprint()
+        self._files: list[IO[bytes]] = []
         try:
-            self._spread(batches, fingerprint)
+            self._spread(batches)
         except BaseException:
             self.close()
             raise
-        self.fingerprint = fingerprint.digest
-        self.count = fingerprint.count
+        finally:
+            for file in self._files:
+                file.close()
 
-    def _spread(
-        self, batches: Iterable[list[str]], fingerprint: MemberFingerprint
-    ) -> None:
+    def _spread(self, batches: Iterable[list[bytes]]) -> None:
         pending_bytes = 0
+        hash_of = xxhash.xxh3_64_intdigest
+        appenders = [pending.append for pending in self._pending]
         for batch in batches:
-            encoded = list(map(str.encode, batch))
-            hashes = list(map(xxhash.xxh3_64_intdigest, encoded))
-            fingerprint.add_hashes(hashes)
-            groups: list[list[bytes]] = [[] for _ in range(BUCKETS)]
-            appenders = [group.append for group in groups]
-            for member_hash, member in zip(hashes, encoded, strict=True):
+            # Bucketed by the id itself, kept escaped: one check for the batch.
+            stored = batch
+            joined = b"/".join(batch)
+            if _NEWLINE in joined or _BACKSLASH in joined:
+                stored = [_escape(member) for member in batch]
+            for member_hash, member in zip(map(hash_of, batch), stored, strict=True):
                 appenders[member_hash >> BUCKET_SHIFT](member)
-            for pending, group in zip(self._pending, groups, strict=True):
-                if group:
-                    pending.append(encode_ids(group))
-            pending_bytes += sum(map(len, encoded)) + len(encoded)
+            pending_bytes += len(joined) + 1 + len(batch) * _ID_OVERHEAD
             if pending_bytes > self._spill_bytes:
                 self._spill()
                 pending_bytes = 0
 
     def _spill(self) -> None:
-        """Append what waits in memory to the bucket files."""
+        """Append what waits in memory to the bucket files (open while spreading)."""
         if self._directory is None:
             self._directory = Path(
                 tempfile.mkdtemp(prefix="mx-buckets-", dir=self._parent)
             )
-        for index, pending in enumerate(self._pending):
+            self._files = [
+                (self._directory / f"{index:03d}").open("wb")
+                for index in range(BUCKETS)
+            ]
+        for file, pending in zip(self._files, self._pending, strict=True):
             if pending:
-                with (self._directory / f"{index:03d}").open("ab") as file:
-                    file.writelines(pending)
-                self._spilled[index] = True
+                file.write(_NEWLINE.join(pending) + _NEWLINE)
                 pending.clear()
 
-    def buckets(self) -> Iterator[tuple[int, list[str]]]:
+    def buckets(self) -> Iterator[list[bytes]]:
         """Each bucket's ids, from bucket 0 to 255, one bucket in memory."""
         for index, pending in enumerate(self._pending):
-            blob = b"".join(pending)
-            if self._spilled[index] and self._directory is not None:
+            blob = _NEWLINE.join(pending) + _NEWLINE if pending else b""
+            if self._directory is not None:
                 blob = (self._directory / f"{index:03d}").read_bytes() + blob
-            yield index, decode_ids(blob)
-
-    def sorted_buckets(self) -> Iterator[tuple[int, list[str]]]:
-        """The same, each bucket sorted: what snapshots store (it compresses better)."""
-        for index, ids in self.buckets():
-            ids.sort()
-            yield index, ids
+            yield decode_ids(blob)
 
     def close(self) -> None:
         """Remove the bucket files, if any were written."""

@@ -1,147 +1,77 @@
-"""Changes mode: remember each delivered member set, send only who joined or left.
+"""What a pipeline is sent: every stint the log changed after its watermark.
 
-Before the first record of a delivery, the served list's snapshot is written
-to the store; the changes are the served list against the snapshot the state
-confirms and every snapshot written after it (runs whose STATE never reached
-Meltano, whose records the target may hold in part). They are worked out in
-full, into a temporary file, before anything is sent, so a missing or corrupt
-snapshot fails the audience with nothing sent.
+A stint changed after watermark `w` if an observation later than `w` opened
+it (an open run of the table, or a run of a closed segment, with `opened > w`)
+or closed it (every run of a closed segment later than `w`). Sent again, a
+stint carries the key it had (its opening observation's time), so upsert
+absorbs what a target already holds.
+
+Both are worked out per bucket from the latest table's bucket and the
+buckets of the closed segments later than `w`, newest first, and handed out
+in runs of ids that share a `Stint`: every record of a run is the same but
+for its member id.
 """
 
 from __future__ import annotations
 
-import datetime
-import json
-import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
 
-from tap_mx_audience.api import FetchedAudience
-from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.history.buckets import BUCKETS, MemberBuckets
-from tap_mx_audience.history.diff import BucketSource, diff
-from tap_mx_audience.history.store import SnapshotRef, SnapshotStore
-from tap_mx_audience.history.storecalls import SnapshotError
+from tap_mx_audience.history.logfile import Bucket, Run
 
 
 @dataclass(frozen=True)
-class History:
-    """What the store holds for one audience, against what the state confirms."""
+class Stint:
+    """Which observations opened and closed a group of stints (None: still open)."""
 
-    confirmed: SnapshotRef | None
-    unconfirmed: list[SnapshotRef]
-
-    @classmethod
-    def read(
-        cls, store: SnapshotStore, audience: AudienceRef, confirmed_name: str | None
-    ) -> History:
-        """List the audience's snapshots against the one its state confirms.
-
-        A state confirming a snapshot that is not there cannot be diffed
-        against: the audience fails, with the way out.
-        """
-        snapshots = store.snapshots(audience)
-        if confirmed_name is None:
-            return cls(None, snapshots)
-        confirmed = next((s for s in snapshots if s.name == confirmed_name), None)
-        if confirmed is None:
-            msg = (
-                f"the snapshot its state confirms ({confirmed_name}) is missing "
-                f"from {store.label}; {START_OVER}"
-            )
-            raise SnapshotError(msg)
-        return cls(confirmed, [s for s in snapshots if s.sequence > confirmed.sequence])
-
-    @property
-    def empty(self) -> bool:
-        """Nothing was ever delivered or attempted: every member is a join."""
-        return self.confirmed is None and not self.unconfirmed
+    opened: int
+    closed: int | None
 
 
-START_OVER = (
-    "to start over, clear this audience's state (meltano state clear, or drop "
-    "its partition) and delete its rows in the target: every member is then "
-    "sent again as joined"
-)
+@dataclass(frozen=True)
+class ClosedBucket:
+    """One bucket of the closed segment of observation `closed`."""
+
+    closed: int
+    runs: Bucket
 
 
-class _NothingDelivered:
-    """The confirmed list when there is none: nobody is known to the target."""
+def changed_stints(
+    table: Bucket, closed_newest_first: Sequence[ClosedBucket], since: int
+) -> Iterator[tuple[Stint, Run]]:
+    """Every stint of the bucket opened or closed after observation `since`.
 
-    updated_on = datetime.date.min
-
-    def buckets(self) -> Iterator[tuple[int, list[str]]]:
-        return ((index, []) for index in range(BUCKETS))
-
-
-class ChangeSet:
-    """Who joined (`left_on` None) and who left (with `left_on`), on local disk."""
-
-    def __init__(self, file: IO[bytes], joined: int, left: int) -> None:
-        """Hold the worked-out changes; `entries` reads them back."""
-        self._file = file
-        self.joined = joined
-        self.left = left
-
-    def entries(self) -> Iterator[tuple[str, datetime.date | None]]:
-        """Each change: the member, and the date they left (None: joined)."""
-        self._file.seek(0)
-        for line in self._file:
-            member, left_on = json.loads(line)
-            yield (
-                member,
-                None if left_on is None else datetime.date.fromisoformat(left_on),
-            )
-
-    def close(self) -> None:
-        """Remove the temporary file."""
-        self._file.close()
+    `closed_newest_first` holds only segments later than `since`.
+    """
+    for run in table:
+        if run.opened > since:
+            yield Stint(run.opened, None), run
+    for segment in closed_newest_first:
+        for run in segment.runs:
+            yield Stint(run.opened, segment.closed), run
 
 
-def record_snapshot(
-    store: SnapshotStore, fetched: FetchedAudience, bucketed: MemberBuckets
-) -> SnapshotRef:
-    """Write the served list's snapshot to the store (before any of its records)."""
-    return store.write(
-        fetched.audience, bucketed, fetched.summary.fingerprint, fetched.updated_on
-    )
+def changed_members(
+    table: Bucket, closed_newest_first: Sequence[ClosedBucket], since: int
+) -> Iterator[tuple[Stint, Run]]:
+    """Each member of the bucket whose latest stint changed after `since`, once.
 
-
-def work_out_changes(
-    store: SnapshotStore,
-    fetched: FetchedAudience,
-    history: History,
-    bucketed: MemberBuckets,
-) -> ChangeSet:
-    """Diff the served list against the history, into a temporary file."""
-    changes = tempfile.TemporaryFile(prefix="tap-mx-audience-changes-")  # noqa: SIM115 - owned by the ChangeSet
-    joined = left = 0
-    try:
-        with ExitStack() as readers:
-            sources: list[BucketSource] = [
-                readers.enter_context(store.open(fetched.audience, history.confirmed))
-                if history.confirmed is not None
-                else _NothingDelivered()
-            ]
-            sources += [
-                readers.enter_context(store.open(fetched.audience, snapshot))
-                for snapshot in history.unconfirmed
-            ]
-            for batch in diff(bucketed, fetched.updated_on, sources):
-                lines = [json.dumps([member, None]) for member in batch.joined]
-                lines += [
-                    json.dumps([member, left_on.isoformat()])
-                    for member, left_on in batch.left
-                ]
-                changes.write(("\n".join(lines) + "\n").encode())
-                joined += len(batch.joined)
-                left += len(batch.left)
-    except SnapshotError as exc:
-        changes.close()
-        raise SnapshotError(f"{exc}; {START_OVER}") from None
-    except BaseException:
-        changes.close()
-        raise
-    return ChangeSet(changes, joined, left)
+    A member whose stint opened after `since` is current; one whose stint
+    closed after `since` and who has no open stint is not, and its latest
+    closed stint says since when. (A member with an open stint that opened
+    at or before `since` cannot have a stint closed after it.)
+    """
+    seen: set[bytes] = set()
+    for run in table:
+        if run.opened > since:
+            if closed_newest_first:
+                seen.update(run.ids())
+            yield Stint(run.opened, None), run
+    for segment in closed_newest_first:
+        for run in segment.runs:
+            ids = [member for member in run.ids() if member not in seen]
+            if len(ids) == run.count:
+                yield Stint(run.opened, segment.closed), run
+            elif ids:
+                yield Stint(run.opened, segment.closed), Run.of(run.opened, ids)
+            seen.update(ids)

@@ -1,32 +1,34 @@
-"""The snapshot store: the member set of every delivered list, per audience.
+"""The snapshot store: files in a local directory or an object store.
 
-Changes mode diffs a served list against the snapshots of earlier deliveries,
-so they live outside the run: in a local directory or any fsspec URL (s3://,
-gs://, az://; credentials come from each cloud's usual environment, e.g.
-`AWS_ENDPOINT_URL` and `AWS_ACCESS_KEY_ID` for S3).
+Changes mode needs what MX served in earlier runs, so the log lives outside
+the run: a local directory or any fsspec URL (s3://, gs://, az://), with
+`snapshot_store_options` handed to fsspec as storage options (endpoint,
+profile, server-side encryption, ...). This module knows files, not the
+log: list a folder, fetch a file to local disk, create a file only if no
+other has its name, delete, set files aside.
 
-Layout: `{root}/{institution_public_id}/{id_or_slug}/{sequence:012d}-{digest}.snap`,
-each field percent-encoded into one safe path segment. The sequence orders
-the snapshots of an audience, the digest names their content. A snapshot is
-built in a local file and then published in one step (a rename within the
-directory, or one upload), so no reader ever sees part of one.
+Layout: `{root}/{institution_public_id}/{id_or_slug}/` per audience, each
+field percent-encoded into one safe path segment.
+
+Locally, folders the tap creates are 0700 and its files 0600, whatever the
+umask: they hold a bank's customer ids. A file is published in one step (a
+hard link of a finished file, which fails if the name exists; on S3 a put
+with `If-None-Match: *`), so no reader ever sees part of one and of two
+runs creating the same name at the same moment exactly one wins.
 """
 
 from __future__ import annotations
 
 import datetime
-import io
+import errno
 import os
-import re
+import shutil
 import string
-import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from functools import partial
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import fsspec
@@ -35,40 +37,20 @@ from fsspec.implementations.local import LocalFileSystem
 
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.errors import SettingsError
-from tap_mx_audience.history.buckets import MemberBuckets
-from tap_mx_audience.history.snapshotfile import (
-    HEADER_READ_BYTES,
-    SnapshotFormatError,
-    SnapshotHeader,
-    read_buckets,
-    read_header,
-    write_snapshot,
-)
 from tap_mx_audience.history.storecalls import (
+    OPTIONS_SETTING,
     SETTING,
-    SnapshotError,
     StoreCalls,
     redacted,
 )
 from tap_mx_audience.storeurl import EXTRAS
 
-_NAME = re.compile(
-    r"(?P<sequence>\d{12})-xxh3sum-(?P<count>\d+)-(?P<hex>[0-9a-f]{16})\.snap"
-)
-_PART_SUFFIX = ".part"
+PART_SUFFIX = ".part"
 _SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "_-").encode())
 _MAX_SEGMENT = 200
-
-
-@dataclass(frozen=True)
-class SnapshotRef:
-    """One snapshot of an audience, as listed in the store."""
-
-    name: str
-    sequence: int
-    fingerprint: str
-    updated_on: datetime.date
-    member_count: int
+_FOLDER_MODE = 0o700
+_FILE_MODE = 0o600
+_Result = TypeVar("_Result")
 
 
 def segment(value: str) -> str:
@@ -89,7 +71,7 @@ def segment(value: str) -> str:
 
 
 class SnapshotStore:
-    """Where snapshots are written, listed, read back and pruned."""
+    """Files of the log, in a directory or an object store."""
 
     def __init__(
         self,
@@ -99,27 +81,30 @@ class SnapshotStore:
         tries: int = 4,
         first_wait_seconds: float = 0.5,
     ) -> None:
-        """Resolve the URL to a filesystem; a missing backend is a settings error."""
+        """Resolve the URL to a filesystem; a missing backend or a bad option fails."""
         self.label = redacted(url)
-        self._retrying = StoreCalls(self.label, tries, first_wait_seconds)
+        self._calls = StoreCalls(self.label, tries, first_wait_seconds)
+        scheme = urlsplit(url).scheme if "://" in url else ""
         try:
             self._fs, root = fsspec.core.url_to_fs(
                 url, skip_instance_cache=True, **(storage_options or {})
             )
         except ImportError as exc:
-            scheme = urlsplit(url).scheme
             extra = EXTRAS.get(scheme, scheme)
             raise SettingsError.about(
                 SETTING,
                 f"uses {scheme}://, which needs an extra package: "
                 f"pip install 'tap-mx-audience[{extra}]'",
             ) from exc
-        except ValueError as exc:
+        except (TypeError, ValueError) as exc:
+            setting = OPTIONS_SETTING if storage_options else SETTING
             raise SettingsError.about(
-                SETTING, f"is not a directory or a supported URL ({exc})"
+                setting,
+                f"is not accepted by the {scheme or 'local'} store "
+                f"({type(exc).__name__}{_option_named(exc, storage_options)})",
             ) from exc
         self._root = root.rstrip("/")
-        self._local = isinstance(self._fs, LocalFileSystem)
+        self.local = isinstance(self._fs, LocalFileSystem)
 
     def folder(self, audience: AudienceRef) -> str:
         """The audience's folder in the store."""
@@ -131,90 +116,8 @@ class SnapshotStore:
             )
         )
 
-    def snapshots(self, audience: AudienceRef) -> list[SnapshotRef]:
-        """The audience's snapshots, oldest first; reads a few KiB of each."""
-        return [
-            self._describe(audience, name, match)
-            for name, match in self._listed(audience)
-        ]
-
-    def write(
-        self,
-        audience: AudienceRef,
-        bucketed: MemberBuckets,
-        fingerprint: str,
-        updated_on: datetime.date,
-    ) -> SnapshotRef:
-        """Store a list's member set as the audience's next snapshot, atomically."""
-        if bucketed.fingerprint != fingerprint:
-            raise SnapshotError(
-                f"{audience.label}: the list's members do not match its fingerprint"
-            )
-        folder = self.folder(audience)
-        sequence = 1 + max(
-            (int(match["sequence"]) for _, match in self._listed(audience)), default=0
-        )
-        name = f"{sequence:012d}-{fingerprint.replace(':', '-')}.snap"
-        header = SnapshotHeader(fingerprint, bucketed.count, updated_on)
-        if self._local:
-            self._fs.makedirs(folder, exist_ok=True)
-            self._publish_local(f"{folder}/{name}", header, bucketed)
-        else:
-            with tempfile.TemporaryDirectory(prefix="mx-snapshot-") as scratch:
-                local = Path(scratch) / name
-                with local.open("wb") as file:
-                    write_snapshot(file, header, bucketed.sorted_buckets())
-                self._retrying(
-                    "upload", lambda: self._fs.put_file(local, f"{folder}/{name}")
-                )
-        return SnapshotRef(name, sequence, fingerprint, updated_on, bucketed.count)
-
-    def _publish_local(
-        self, path: str, header: SnapshotHeader, bucketed: MemberBuckets
-    ) -> None:
-        part = f"{path}.{uuid.uuid4().hex}{_PART_SUFFIX}"
-        try:
-            with Path(part).open("wb") as file:
-                write_snapshot(file, header, bucketed.sorted_buckets())
-                file.flush()
-                os.fsync(file.fileno())
-            Path(part).replace(path)
-        except BaseException:
-            Path(part).unlink(missing_ok=True)
-            raise
-
-    @contextmanager
-    def open(self, audience: AudienceRef, ref: SnapshotRef) -> Iterator[SnapshotReader]:
-        """A checked reader of one snapshot: missing or cut short fails here."""
-        label = self._label(audience, ref.name)
-        path = f"{self.folder(audience)}/{ref.name}"
-        with self._local_copy(label, path) as local, local.open("rb") as file:
-            yield SnapshotReader(label, file, ref, local.stat().st_size)
-
-    def read(
-        self, audience: AudienceRef, ref: SnapshotRef
-    ) -> Iterator[tuple[int, list[str]]]:
-        """A snapshot's buckets in order, each checked before it is handed out."""
-        with self.open(audience, ref) as reader:
-            yield from reader.buckets()
-
-    def prune(self, audience: AudienceRef, keep_from_sequence: int) -> None:
-        """Remove the audience's snapshots before a sequence, and stale part files."""
-        folder = self.folder(audience)
-        for name in self._names(audience):
-            match = _NAME.fullmatch(name)
-            stale = match is None and name.endswith(_PART_SUFFIX)
-            old = match is not None and int(match["sequence"]) < keep_from_sequence
-            if stale or old:
-                self._retrying("delete", partial(self._remove, f"{folder}/{name}"))
-
-    def _remove(self, path: str) -> None:
-        """Delete a file; one already gone is what was wanted."""
-        with suppress(FileNotFoundError):
-            self._fs.rm_file(path)
-
-    def _names(self, audience: AudienceRef) -> list[str]:
-        folder = self.folder(audience)
+    def names(self, folder: str) -> list[str]:
+        """The names directly in a folder (files and folders); none if absent."""
 
         def listing() -> list[str]:
             try:
@@ -223,82 +126,118 @@ class SnapshotStore:
                 return []
             return [str(path).rstrip("/").rsplit("/", 1)[-1] for path in paths]
 
-        return self._retrying("list", listing)
+        return self._calls("list", listing)
 
-    def _listed(self, audience: AudienceRef) -> list[tuple[str, re.Match[str]]]:
-        named = ((name, _NAME.fullmatch(name)) for name in self._names(audience))
-        found = [(name, match) for name, match in named if match is not None]
-        return sorted(found, key=lambda item: int(item[1]["sequence"]))
+    def local_path(self, path: str) -> Path | None:
+        """The file itself, if the store is a local directory; else None."""
+        return Path(path) if self.local else None
 
-    def _describe(
-        self, audience: AudienceRef, name: str, match: re.Match[str]
-    ) -> SnapshotRef:
-        path = f"{self.folder(audience)}/{name}"
-        fingerprint = f"xxh3sum:{match['count']}:{match['hex']}"
-        label = self._label(audience, name)
-        start = self._retrying(
-            "read",
-            lambda: self._fs.cat_file(path, start=0, end=HEADER_READ_BYTES),
-            missing=label,
-        )
-        try:
-            header, _ = read_header(io.BytesIO(start))
-        except SnapshotFormatError as exc:
-            raise SnapshotError(f"{label} {exc}") from exc
-        if header.fingerprint != fingerprint:
-            raise SnapshotError(f"{label} has a header that contradicts its name")
-        return SnapshotRef(
-            name,
-            int(match["sequence"]),
-            fingerprint,
-            header.updated_on,
-            header.member_count,
-        )
-
-    def _label(self, audience: AudienceRef, name: str) -> str:
-        """How messages name one snapshot: audience, file and store."""
-        return f"{audience.label}: snapshot '{name}' in {SETTING} '{self.label}'"
-
-    @contextmanager
-    def _local_copy(self, label: str, path: str) -> Iterator[Path]:
-        """The snapshot as a local file: itself, or a download of it."""
-        if self._local:
-            if not Path(path).is_file():
-                raise SnapshotError(f"{label} is missing")
-            yield Path(path)
+    def fetch(self, path: str, local: Path) -> None:
+        """Copy one file of the store to local disk; `StoreFileMissingError` if none."""
+        if self.local:
+            self._calls("read", lambda: self._copy_local(path, local), missing=path)
             return
-        with tempfile.TemporaryDirectory(prefix="mx-snapshot-") as scratch:
-            local = Path(scratch) / "download.snap"
-            self._retrying(
-                "download", lambda: self._fs.get_file(path, local), missing=label
-            )
-            yield local
+        self._calls(
+            "download", lambda: self._fs.get_file(path, str(local)), missing=path
+        )
 
-
-class SnapshotReader:
-    """One open snapshot: its list's date, and its buckets in order."""
-
-    def __init__(
-        self, label: str, file: IO[bytes], ref: SnapshotRef, size: int
-    ) -> None:
-        """Check the header and the size now: a bad file fails before any bucket."""
-        self._label = label
-        self._file = file
+    def create(self, path: str, local: Path) -> bool:
+        """Publish a local file as `path` unless that name exists; True if it did."""
         try:
-            self._header, declared_size = read_header(file)
-        except SnapshotFormatError as exc:
-            raise SnapshotError(f"{label} {exc}") from exc
-        if self._header.fingerprint != ref.fingerprint:
-            raise SnapshotError(f"{label} has a header that contradicts its name")
-        if size != declared_size:
-            raise SnapshotError(
-                f"{label} is {size} bytes, not the {declared_size} it was written with"
-            )
-        self.updated_on = self._header.updated_on
+            if self.local:
+                self._calls("write", lambda: self._create_local(path, local))
+            else:
+                self._calls(
+                    "upload",
+                    lambda: self._fs.put_file(str(local), path, mode="create"),
+                )
+        except FileExistsError:
+            return False
+        return True
 
-    def buckets(self) -> Iterator[tuple[int, list[str]]]:
-        """The buckets in order; a corrupt one raises before it is handed out."""
+    def delete(self, path: str) -> None:
+        """Remove one file; one already gone is what was wanted."""
+
+        def remove() -> None:
+            with suppress(FileNotFoundError):
+                self._fs.rm_file(path)
+
+        self._calls("delete", remove)
+
+    def set_aside(self, folder: str, names: list[str]) -> str:
+        """Move files of a folder into a new subfolder of it; the subfolder's path."""
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+        aside = f"{folder}/set-aside-{stamp}-{uuid.uuid4().hex[:8]}"
+        if self.local:
+            self._calls("write", lambda: _private_folder(Path(aside)))
+        for name in names:
+            self._move(f"{folder}/{name}", f"{aside}/{name}")
+        return aside
+
+    def _move(self, source: str, target: str) -> None:
+        """Move one file; one already gone (another run set it aside) is fine."""
+
+        def move() -> None:
+            with suppress(FileNotFoundError):
+                self._fs.mv(source, target)
+
+        self._calls("move", move)
+
+    def call(self, action: str, call: Callable[[], _Result]) -> _Result:
+        """Run any other store call under the store's retries and one-line errors."""
+        return self._calls(action, call)
+
+    def _copy_local(self, path: str, local: Path) -> None:
+        shutil.copyfile(path, local)
+
+    def _create_local(self, path: str, local: Path) -> None:
+        """Publish by hard link: atomic, and refused if the name exists.
+
+        The finished file is linked where it is when the scratch folder is on
+        the store's filesystem (no copy), else copied next to its name first.
+        """
+        target = Path(path)
+        _private_folder(target.parent)
+        local.chmod(_FILE_MODE)
+        with local.open("rb") as file:
+            os.fsync(file.fileno())
         try:
-            yield from read_buckets(self._file, self._header)
-        except SnapshotFormatError as exc:
-            raise SnapshotError(f"{self._label} {exc}") from exc
+            os.link(local, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+        else:
+            return
+        part = target.with_name(f".{target.name}.{uuid.uuid4().hex}{PART_SUFFIX}")
+        try:
+            shutil.copyfile(local, part)
+            part.chmod(_FILE_MODE)
+            with part.open("rb") as file:
+                os.fsync(file.fileno())
+            os.link(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+
+
+def _private_folder(folder: Path) -> None:
+    """Create a folder and its missing parents owner-only; existing ones keep theirs."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    if current.exists() and not current.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file stands where a folder must be")
+    for created in reversed(missing):
+        with suppress(FileExistsError):
+            created.mkdir(mode=_FOLDER_MODE)
+            created.chmod(_FOLDER_MODE)
+
+
+def _option_named(exc: BaseException, options: Mapping[str, Any] | None) -> str:
+    """`: option 'x'` when the error names one of the options (never its value)."""
+    text = str(exc)
+    named = [key for key in options or {} if f"'{key}'" in text]
+    return f": option '{named[0]}'" if named else ""

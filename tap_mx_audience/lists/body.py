@@ -53,6 +53,16 @@ class ListBody:
             return
         yield from self._parsed_batches()
 
+    def member_id_batches(self) -> Iterator[list[bytes]]:
+        """The member ids as UTF-8, in body order, in batches: what the log keeps."""
+        if self.summary.span is not None:
+            delimiter = self.summary.span.delimiter
+            for block in id_blocks(self.file, self.summary.span):
+                yield block.split(delimiter)
+            return
+        for batch in self._parsed_batches():
+            yield [member.encode("utf-8", "surrogatepass") for member in batch]
+
     def member_blocks(
         self, escape: Callable[[list[str]], bytes]
     ) -> tuple[bytes, Iterator[bytes]]:
