@@ -63,7 +63,7 @@ documented API, why, and the tests that fail if an upgrade breaks it
   (private) is a no-op for `audience_members`, whose bookmarks decide
   everything: the SDK's version scans every partition for each audience
   (tests/test_run_output.py).
-- `Stream.selected` is a property with a setter; `membership_changes`
+- `Stream.selected` is a property with a setter; `membership_periods`
   overrides the getter and keeps the SDK's setter through
   `Stream.selected.__set__` (tests/test_sync.py).
 - The CLI's `--state` option (`Tap.get_singer_command`) gets the tap's own

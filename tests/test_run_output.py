@@ -95,8 +95,9 @@ def test_slow_download_logs_progress_and_the_run_ends_with_a_summary(
     summary = [line for line in run.stderr.splitlines() if "Run summary:" in line]
     assert len(summary) == 1
     assert re.search(
-        r"2 audience\(s\) delivered, 0 unchanged or skipped, 0 failed; "
-        r"50010 member record\(s\) sent; [\d.]+ MB downloaded in [\d.]+ s",
+        r"Run summary: 2 list\(s\) fetched \([\d.]+ MB\), 0 audience\(s\) failed; "
+        r"members changed in 2 audience\(s\), unchanged in 0; "
+        r"records sent: 50010 audience_members, 2 audiences; [\d.]+ s",
         summary[0],
     )
 

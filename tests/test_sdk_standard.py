@@ -36,6 +36,6 @@ class TestTapMxAudience(StandardTests):  # type: ignore[misc,valid-type]
             ]
         )
         STANDARD_CONFIG["api_url"] = emulator_server.url
-        # Changes mode, so that every stream has records (membership_changes is
-        # empty in full mode).
+        # Changes mode, so that every stream has records (membership_periods is
+        # not synced in full mode).
         STANDARD_CONFIG["snapshot_store"] = str(tmp_path_factory.mktemp("snapshots"))

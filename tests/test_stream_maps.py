@@ -41,7 +41,7 @@ def test_stream_map_dropping_every_stream_is_allowed(
 ) -> None:
     """Nothing is wanted, nothing is sent: no surprise to refuse."""
     emulator.configure([audience("aud_a", 5)])
-    stream_maps = dict.fromkeys(["audiences", "audience_members", "membership_changes"])
+    stream_maps = dict.fromkeys(["audiences", "audience_members", "membership_periods"])
     run = run_tap(tmp_path, emulator.tap_config("aud_a", stream_maps=stream_maps))
     assert run.returncode == 0, run.stderr
     assert run.member_ids() == []

@@ -54,6 +54,7 @@ class ChangesDelivery(AudienceDelivery):
         self,
         fetched: FetchedAudience,
         states: dict[str, dict[str, Any]],
+        delivered: Bookmark,
         store: SnapshotStore,
         *,
         retention: datetime.timedelta,
@@ -62,12 +63,14 @@ class ChangesDelivery(AudienceDelivery):
     ) -> None:
         """Record the served list and fetch what the streams in `states` need.
 
-        `states` holds the partition state of each selected member stream.
+        `states` holds the partition state of each selected member stream;
+        `delivered` is the bookmark of the members last delivered.
         An audience updated before `start_date` is neither recorded nor sent.
         The log's work files live in a private folder under `scratch`.
         """
         super().__init__(fetched)
         self._states = states
+        self._delivered = delivered
         self._bookmarks = {name: Bookmark.read(state) for name, state in states.items()}
         self._since: dict[str, int] = {}
         self.view: LogView | None = None
@@ -105,10 +108,7 @@ class ChangesDelivery(AudienceDelivery):
     def list_fingerprint(self) -> str:
         if self.view is not None and MEMBERS in self._states:
             return self.view.header.fingerprint
-        members = self._bookmarks.get(MEMBERS)
-        if members is not None and members.fingerprint is not None:
-            return members.fingerprint
-        return self.fetched.summary.fingerprint
+        return self._delivered.fingerprint or self.fetched.summary.fingerprint
 
     @property
     @override

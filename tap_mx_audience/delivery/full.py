@@ -29,21 +29,25 @@ logger = logging.getLogger("tap-mx-audience")
 
 
 class FullDelivery(AudienceDelivery):
-    """The served list against the `audience_members` bookmark (None: not selected)."""
+    """The served list against the bookmark of the members last delivered."""
 
     def __init__(
         self,
         fetched: FetchedAudience,
         members_state: dict[str, Any] | None,
+        delivered: Bookmark,
         *,
         run_id: str,
         start_date: datetime.date | None,
     ) -> None:
-        """Decide from the bookmark: send the whole list, or nothing."""
+        """Decide from the bookmark of the members last delivered: all, or nothing.
+
+        `members_state` is the stream's partition when it is selected.
+        """
         super().__init__(fetched)
         self._members_state = members_state
         self._run_id = run_id
-        self._bookmark = Bookmark.read(members_state or {})
+        self._bookmark = delivered
         self.decision = self._bookmark.decide(
             fetched.summary.fingerprint,
             fetched.updated_on,

@@ -23,6 +23,7 @@ from tap_mx_audience.api import AudienceFetcher, FetchedAudience, MxApiClient
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.delivery import bookmarks, records
 from tap_mx_audience.delivery.audience import AudienceDelivery
+from tap_mx_audience.delivery.bookmarks import Bookmark
 from tap_mx_audience.delivery.changes import ChangesDelivery
 from tap_mx_audience.delivery.full import FullDelivery
 from tap_mx_audience.delivery.records import Record
@@ -64,6 +65,7 @@ class DeliveryRun:
         """The child streams, whose bookmarks decide what each is sent."""
         self._reported_ids: dict[tuple[str, str], AudienceRef] = {}
         self._current: AudienceDelivery | None = None
+        self._deselected_members: dict[tuple[Any, Any], dict[str, Any]] | None = None
         self._started = False
 
     @cached_property
@@ -153,8 +155,8 @@ class DeliveryRun:
             return
         self._current = delivery
         try:
-            yield records.summary_record(fetched, delivery.list_fingerprint)
             self.summary.sent("audiences", 1)
+            yield records.summary_record(fetched, delivery.list_fingerprint)
         finally:
             delivery.close()
         # The children have run: what they wrote is out, the bookmarks may follow.
@@ -168,26 +170,51 @@ class DeliveryRun:
             self._selected(self.members_stream),
             self._selected(self.periods_stream),
         )
+        context = fetched.audience.context
+        delivered = self._members_last_delivered(fetched.audience)
         if store is None:
             return FullDelivery(
                 fetched,
-                None
-                if members is None
-                else members.get_context_state(fetched.audience.context),
+                None if members is None else members.get_context_state(context),
+                delivered,
                 run_id=self.run_id,
                 start_date=settings.start_date,
             )
         return ChangesDelivery(
             fetched,
             {
-                stream.name: stream.get_context_state(fetched.audience.context)
+                stream.name: stream.get_context_state(context)
                 for stream in (members, periods)
                 if stream is not None
             },
+            delivered,
             store,
             retention=datetime.timedelta(days=settings.history_retention_days),
             start_date=settings.start_date,
         )
+
+    def _members_last_delivered(self, audience: AudienceRef) -> Bookmark:
+        """The `audience_members` bookmark, whether or not the stream is selected.
+
+        It says which members the target holds as current, which the
+        `audiences` row's list_fingerprint must keep saying. A deselected
+        stream's state is only read (indexed once), never given partitions.
+        """
+        members = self.members_stream
+        assert members is not None  # noqa: S101 - discovery registers it
+        if members.selected:
+            return Bookmark.read(members.get_context_state(audience.context))
+        if self._deselected_members is None:
+            self._deselected_members = {
+                (
+                    p["context"].get("id_or_slug"),
+                    p["context"].get("institution_public_id"),
+                ): p
+                for p in members.stream_state.get("partitions", [])
+                if isinstance(p, dict) and isinstance(p.get("context"), dict)
+            }
+        key = (audience.id_or_slug, audience.institution_public_id)
+        return Bookmark.read(self._deselected_members.get(key, {}))
 
     def _mark_delivering(self) -> None:
         """Full mode: mark each audience as being delivered, in a STATE before records.

@@ -41,9 +41,7 @@ class RunSummary:
 
     def line(self) -> str:
         """One line a scheduler's log keeps."""
-        sent = ", ".join(
-            f"{count} {stream}" for stream, count in sorted(self.records.items())
-        )
+        sent = ", ".join(f"{count} {stream}" for stream, count in self.records.items())
         return (
             f"Run summary: {self.lists_fetched} list(s) fetched "
             f"({self.bytes_fetched / 1e6:.1f} MB), {self.failed} audience(s) failed; "

@@ -307,7 +307,7 @@ class AudienceLog:
     ) -> LogView | None:
         """The view after merging; None if another run published first."""
         if any(_EARLIER_FORMAT.fullmatch(name) for name in names):
-            earlier = [name for name in names if _EARLIER_FORMAT.fullmatch(name)]
+            [name for name in names if _EARLIER_FORMAT.fullmatch(name)]
             raise self._set_aside("holds snapshots of an earlier, unreleased format")
         tables = _sequences(_TABLE, names)
         latest = self._read_table(tables[-1]) if tables else None

@@ -72,10 +72,11 @@ def test_each_day_sends_only_what_changed_and_stints_read_back_exactly(
     day2 = pipeline.run()
     day3 = pipeline.run()
 
-    assert (sent(day1, "audience_members"), sent(day1, "membership_periods")) == (40, 40)
+    streams = ("audience_members", "membership_periods")
+    assert [sent(day1, stream) for stream in streams] == [40, 40]
     # 5 left, 8 joined: one member row and one stint row each.
-    assert (sent(day2, "audience_members"), sent(day2, "membership_periods")) == (13, 13)
-    assert (sent(day3, "audience_members"), sent(day3, "membership_periods")) == (0, 0)
+    assert [sent(day2, stream) for stream in streams] == [13, 13]
+    assert [sent(day3, stream) for stream in streams] == [0, 0]
     pipeline.exact(emulator, "aud_a")
     (day1_fetch,) = (r["fetched_at"] for r in day1.records("audiences"))
     (day2_fetch,) = (r["fetched_at"] for r in day2.records("audiences"))
@@ -193,14 +194,14 @@ def test_either_member_stream_syncs_alone(
 def test_runs_started_at_the_same_moment_both_deliver_and_lose_nothing(
     emulator: EmulatorAdmin, tmp_path: Path, store: str
 ) -> None:
-    emulator.configure(
-        [audience(f"aud_{n}", 2000, updated_on=DAY1) for n in range(3)]
-    )
+    emulator.configure([audience(f"aud_{n}", 2000, updated_on=DAY1) for n in range(3)])
     config = emulator.tap_config(*(f"aud_{n}" for n in range(3)), snapshot_store=store)
     pipelines = [Pipeline(tmp_path, config, name) for name in ("one", "two")]
     processes = [
-        subprocess.Popen(  # noqa: S603 - the tap's own command line
-            tap_command(p.folder, p.config), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        subprocess.Popen(
+            tap_command(p.folder, p.config),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         for p in pipelines
     ]

@@ -60,7 +60,7 @@ class Runs:
         folder.mkdir()
         return AudienceLog(self.store, AUDIENCE, folder, retention)
 
-    def observe(  # noqa: PLR0913 - one observation's facts
+    def observe(
         self,
         members: Iterable[str],
         at: datetime.datetime,
@@ -257,7 +257,7 @@ def test_runs_at_the_same_moment_lose_no_observation(
 def corrupt(store_url: str, runs: Runs, suffix: str) -> str:
     folder = runs.store.folder(AUDIENCE)
     fs, _ = fsspec.core.url_to_fs(store_url, skip_instance_cache=True)
-    name = sorted(n for n in runs.store.names(folder) if n.endswith(suffix))[-1]
+    name = max(n for n in runs.store.names(folder) if n.endswith(suffix))
     data = bytearray(fs.cat_file(f"{folder}/{name}"))
     data[len(data) // 3] ^= 0xFF
     fs.pipe_file(f"{folder}/{name}", bytes(data))
@@ -327,7 +327,7 @@ def test_local_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(previous)
 
-    created = [path for path in (tmp_path / "store").rglob("*")]
+    created = list((tmp_path / "store").rglob("*"))
     assert created
     for path in created:
         expected = 0o700 if path.is_dir() else 0o600

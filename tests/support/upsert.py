@@ -10,6 +10,7 @@ its time; a member present throughout has one stint.
 from __future__ import annotations
 
 import datetime
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ class UpsertTarget:
         for member, member_stints in stints.items():
             open_ones = [s for s in member_stints if s[1] is None]
             assert len(open_ones) <= 1, (member, member_stints)
-            for (_, left), (joined, _) in zip(member_stints, member_stints[1:]):
+            for (_, left), (joined, _) in itertools.pairwise(member_stints):
                 assert left is not None, (member, member_stints)
                 assert left <= joined, (member, member_stints)
         open_members = {m for m, s in stints.items() if s[-1][1] is None}
