@@ -6,28 +6,29 @@ documented API, why, and the tests that fail if an upgrade breaks it
 
 - `PluginBase._validate_config` (private) is overridden: the SDK's messages
   quote the offending value, which may be a secret, and there is no public
-  hook for them (tests/test_hostile_config.py, tests/test_secrets.py).
+  hook for them (tests/config/test_hostile_config.py,
+  tests/process/test_secrets.py).
 - `PluginBase._handle_termination` (private) is overridden: the SDK exits 0
   on SIGTERM/SIGINT and writes the STATE even inside a half-written line
-  (tests/test_signals.py).
+  (tests/process/test_signals.py).
 - `Tap.sync_all` and `Tap.run_connection_test` are `@final` in typing only;
   they are overridden to put the end-of-run work (token first; then the
   final STATE, the run summary, failed audiences failing the run; downloads
-  closed) around both a sync and `--test` (tests/test_audience_failures.py,
-  tests/test_connection_test.py).
+  closed) around both a sync and `--test` (tests/api/test_audience_failures.py,
+  tests/process/test_connection_test.py).
 - `Tap.cb_test` ends with `ctx.exit()`; the `click.exceptions.Exit` it raises
   is caught so that `--test` leaves without waiting for downloads ahead
-  (tests/test_connection_test.py).
+  (tests/process/test_connection_test.py).
 - `Stream.sync` logs "An unhandled error occurred" for the `AbortedSync...`
   exception its own dry-run record limit raises (caused by
   `MaxRecordsLimitException`); `ending.quiet_dry_run_stops` drops that line by
-  the exception chain (tests/test_connection_test.py).
+  the exception chain (tests/process/test_connection_test.py).
 - `Stream.ABORT_AT_RECORD_COUNT`, `Stream.stream_maps` (`SameRecordTransform`,
   `RemoveRecordTransform`, `flattening_enabled`), `Stream.mask` and
   `Stream.child_streams` are read to know whether singer-sdk would change or
   drop records: the fast path (delivery/fastpath.py), the BATCH guard and
-  the stream-map guard below (tests/test_fastpath_equivalence.py,
-  tests/test_meltano_batch_guard.py, tests/test_stream_maps.py).
+  the stream-map guard below (tests/delivery/test_fastpath_equivalence.py,
+  tests/delivery/test_batch_guard.py, tests/delivery/test_stream_maps.py).
 - `PluginBase.append_builtin_config` merges the SDK's settings (stream maps,
   flattening, BATCH) into the schema it is handed, `config_jsonschema` itself
   when the SDK calls it (`--about`, environment parsing): `settings_schema`
@@ -35,41 +36,47 @@ documented API, why, and the tests that fail if an upgrade breaks it
   (settings.py) uses the draft the schema names (`$schema`, set by
   `singer_sdk.typing`) and no format checker, as the SDK's own, and takes
   the `Decimal` the SDK reads for `4.0` in a config file as a whole number
-  (tests/test_settings.py, tests/test_hostile_config.py, tests/test_cli.py).
+  (tests/config/test_settings.py, tests/config/test_hostile_config.py,
+  tests/config/test_config_input.py).
 - `Stream.sync` sends ACTIVATE_VERSION for full-table streams when the config
   holds `emit_activate_version_messages` (read by `Stream`, declared by the
   SDK in `EMIT_ACTIVATE_VERSION_CONFIG` but merged into no tap's schema): the
   tap declares it and refuses true. Every other key the SDK's tap side reads
   from the config is a setting too, but for code the tap never runs
-  (`RESTStream`, the SDK's authenticators) (tests/test_config_input.py).
+  (`RESTStream`, the SDK's authenticators) (tests/config/test_config_input.py).
 - `Tap.state_writer` is overridden with output/statewriter.py's
   `ThrottledStateWriter`, a subclass of the private
   `singer_sdk.helpers._state.StateWriter`: the SDK's writer copies the whole
   state for every partition. `Tap.sync_all` still writes its first STATE
   through `Tap._state_writer`, bypassing the override
-  (tests/test_run_output.py).
+  (tests/delivery/test_run_output.py).
 - delivery/bookmarks.py writes the SDK's partition state keys
   (`replication_key`, `replication_key_value`) and drops its
   `progress_markers`, which the SDK would otherwise promote over a committed
-  bookmark at the end of the sync (tests/test_incremental.py,
-  tests/test_kill_resume.py).
+  bookmark at the end of the sync (tests/state/test_incremental.py,
+  tests/state/test_kill_resume.py).
 - `Stream.get_context_state` (documented as internal to the SDK) is
   overridden in streams.py to find a partition through an index instead of
   scanning every partition per audience (quadratic); `Stream.tap_state`
   (documented as internal) is read by delivery/run.py to emit the STATE once
-  an audience is committed (tests/test_run_output.py, tests/test_incremental.py).
+  an audience is committed (tests/delivery/test_run_output.py,
+  tests/state/test_incremental.py).
 - `Stream._write_schema_message` (private) writes the SCHEMA once per run,
   not once per audience; `Stream._write_starting_replication_value`
   (private) is a no-op for `audience_members`, whose bookmarks decide
   everything: the SDK's version scans every partition for each audience
-  (tests/test_run_output.py).
+  (tests/delivery/test_run_output.py).
+- `Stream._increment_stream_state` (private) is a no-op for
+  `audience_members`: singer-sdk would keep progress markers from each
+  record's `updated_on` and warn on every run that they are not resumable;
+  the delivery commits the bookmark itself (tests/delivery/test_run_output.py).
 - `Stream.selected` is a property with a setter; `membership_periods`
   overrides the getter and keeps the SDK's setter through
-  `Stream.selected.__set__` (tests/test_sync.py).
+  `Stream.selected.__set__` (tests/delivery/test_sync.py).
 - The CLI's `--state` option (`Tap.get_singer_command`) gets the tap's own
   callback, `cb_state`, because singer-sdk reads the file before the tap
   exists and fails with a traceback on an empty one
-  (tests/test_state_input.py).
+  (tests/state/test_state_input.py).
 """
 
 from __future__ import annotations

@@ -101,6 +101,15 @@ def test_bad_setting_is_one_line_naming_it(
     assert MARKER not in run.stderr
 
 
+def test_missing_setting_is_named_in_one_line(tmp_path: Path) -> None:
+    config = OFFLINE.tap_config("aud_a")
+    del config["api_url"]
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    assert run.error_lines() == [run.error_lines()[0]]
+    assert run.error_lines()[0].endswith("Setting 'api_url' is required")
+
+
 def test_api_url_with_trailing_slash_works(
     emulator: EmulatorAdmin, tmp_path: Path
 ) -> None:

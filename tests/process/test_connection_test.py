@@ -7,8 +7,11 @@ the SDK's own dry-run stop is logged as "An unhandled error occurred".
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
 from tests.support.tapdriver import TapRun, run_tap
@@ -64,3 +67,35 @@ def test_connection_test_abandons_the_downloads_ahead(
     elapsed = time.monotonic() - started
     assert run.returncode == 0, run.stderr
     assert elapsed < QUICK_SECONDS
+
+
+def test_connection_test_sends_one_member_record(
+    emulator: EmulatorAdmin, tmp_path: Path
+) -> None:
+    """`--test` caps each stream at one record, so the fast path stands aside."""
+    emulator.configure([audience("aud_a", 3000)])
+    run = run_tap(tmp_path, emulator.tap_config("aud_a"), args=("--test",))
+    assert run.returncode == 0, run.stderr
+    records = [
+        json.loads(line)
+        for line in run.stdout.splitlines()
+        if '"type":"RECORD"' in line and '"audience_members"' in line
+    ]
+    assert len(records) == 1
+
+
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "connection-test"])
+def test_rejected_credentials_are_one_line_without_the_secret(
+    emulator: EmulatorAdmin, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    emulator.configure([audience("aud_a", 3)])
+    config = emulator.tap_config("aud_a", client_secret="wrong-secret-value-123")  # noqa: S106
+    run = run_tap(tmp_path, config, args=args)
+    assert run.returncode == 1
+    assert len(run.error_lines()) == 1
+    assert run.error_lines()[0].endswith(
+        "MX rejected the client_id/client_secret (HTTP 401 from "
+        f"{emulator.url}/api/token): check the 'client_id' and 'client_secret' settings"
+    )
+    assert "wrong-secret-value-123" not in run.stderr + run.stdout
+    assert "Traceback" not in run.stderr

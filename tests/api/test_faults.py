@@ -63,3 +63,13 @@ def test_connection_refused_is_retried_then_reported(tmp_path: Path) -> None:
     assert "could not reach the token endpoint" in last_line
     assert "(gave up after 2 tries)" in last_line
     assert "Traceback" not in run.stderr
+
+
+def test_unreachable_api_url_is_a_clear_error(tmp_path: Path) -> None:
+    config = EmulatorAdmin("http://127.0.0.1:9").tap_config("aud_a", max_retries=0)
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 1
+    [error] = run.error_lines()
+    assert "could not reach the token endpoint http://127.0.0.1:9/api/token" in error
+    assert "(gave up after 1 try)" in error
+    assert "Traceback" not in run.stderr

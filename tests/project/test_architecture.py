@@ -6,7 +6,7 @@ import re
 import tomllib
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = REPO_ROOT / "tap_mx_audience"
 ARCHITECTURE = (REPO_ROOT / "ARCHITECTURE.md").read_text()
 

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 INSTITUTION = "INST_DEMO"
 CREDENTIALS = {"client_id": "demo-client", "client_secret": "demo-secret"}
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 from tap_mx_audience.tap import TapMxAudience
 from tests.support.tapdriver import run_tap
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_readme_settings_table_matches_about(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""Config as users pass it: from the environment, with typos, and as `--about` says.
+"""Config as users pass it: a file, the environment, typos, and what `--about` says.
 
 Values that must never be printed carry a marker, so a message quoting one is
 caught.
@@ -32,23 +32,42 @@ def _environment(config: dict[str, object]) -> dict[str, str]:
     }
 
 
-def test_every_setting_works_from_the_environment(
-    emulator: EmulatorAdmin, tmp_path: Path
+FROM_THE_ENVIRONMENT: dict[str, dict[str, object]] = {
+    "required-only": {},  # the README's example
+    "every-setting": {
+        "response_format": "csv",
+        "start_date": "2026-01-01",
+        "csv_member_column": "member_id",
+        "parallel_downloads": 2,
+        "request_timeout_seconds": 30.5,
+        "max_retries": 3,
+        "max_retry_after_seconds": 60.5,
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "settings", FROM_THE_ENVIRONMENT.values(), ids=FROM_THE_ENVIRONMENT
+)
+def test_settings_work_from_the_environment(
+    emulator: EmulatorAdmin, tmp_path: Path, settings: dict[str, object]
 ) -> None:
     emulator.configure([audience("aud_env", 9)])
-    config = emulator.tap_config(
-        "aud_env",
-        response_format="csv",
-        start_date="2026-01-01",
-        csv_member_column="member_id",
-        parallel_downloads=2,
-        request_timeout_seconds=30.5,
-        max_retries=3,
-        max_retry_after_seconds=60.5,
-    )
+    config = emulator.tap_config("aud_env", **settings)
     run = run_tap(tmp_path, {}, args=("--config", "ENV"), env=_environment(config))
     assert run.returncode == 0, run.stderr
     assert sorted(run.member_ids()) == sorted(emulator.members("aud_env"))
+
+
+def test_decimal_settings_are_accepted(emulator: EmulatorAdmin, tmp_path: Path) -> None:
+    """singer-sdk reads `60.0` from a config file as a Decimal."""
+    emulator.configure([audience("aud_a", 4)])
+    config = emulator.tap_config(
+        "aud_a", request_timeout_seconds=60.0, max_retry_after_seconds=2.5
+    )
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr
+    assert len(run.member_ids()) == 4
 
 
 BAD_ENVIRONMENT = {
