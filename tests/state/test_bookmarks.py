@@ -1,4 +1,4 @@
-"""The send-or-skip rule and the bookmark's bookkeeping, as tables.
+"""The send-or-skip rule and the bookmarks' bookkeeping, as tables.
 
 In-process and in milliseconds; test_incremental.py, test_kill_resume.py and
 test_state_input.py prove the whole through the CLI.
@@ -17,6 +17,7 @@ from tap_mx_audience.delivery.bookmarks import (
     Decision,
     clear_own_mark,
     commit,
+    commit_watermark,
     mark_delivering,
 )
 
@@ -27,18 +28,10 @@ SERVED = "xxh3sum:3:00000000000000aa"
 OTHER = "xxh3sum:3:00000000000000bb"
 CONTEXT = {"id_or_slug": "aud_a", "institution_public_id": "INST"}
 
-NO_BOOKMARK = Bookmark(
-    updated_on=None, fingerprint=None, snapshot=None, delivering_run=None
-)
-DATE_ONLY = Bookmark(
-    updated_on=DAY, fingerprint=None, snapshot=None, delivering_run=None
-)
-DELIVERED = Bookmark(
-    updated_on=DAY, fingerprint=SERVED, snapshot=None, delivering_run=None
-)
-WITH_SNAPSHOT = Bookmark(
-    updated_on=DAY, fingerprint=SERVED, snapshot="snap-1", delivering_run=None
-)
+NOTHING = {"delivering_run": None, "log": None, "watermark": None}
+NO_BOOKMARK = Bookmark(updated_on=None, fingerprint=None, **NOTHING)
+DATE_ONLY = Bookmark(updated_on=DAY, fingerprint=None, **NOTHING)
+DELIVERED = Bookmark(updated_on=DAY, fingerprint=SERVED, **NOTHING)
 
 
 @dataclass(frozen=True)
@@ -50,7 +43,6 @@ class Served:
     updated_on: datetime.date = DAY
     start_date: datetime.date | None = None
     unconfirmed: bool = False
-    needs_snapshot: bool = False
 
     def decide(self) -> Decision:
         """The decision for this list."""
@@ -59,16 +51,11 @@ class Served:
             self.updated_on,
             self.start_date,
             unconfirmed=self.unconfirmed,
-            needs_snapshot=self.needs_snapshot,
         )
 
 
 DECISIONS: dict[str, tuple[Served, Decision]] = {
     "no-bookmark": (Served(NO_BOOKMARK), Decision.SEND_FIRST),
-    "no-bookmark-changes-mode": (
-        Served(NO_BOOKMARK, needs_snapshot=True),
-        Decision.SEND_FIRST,
-    ),
     "on-the-start-date": (Served(NO_BOOKMARK, start_date=DAY), Decision.SEND_FIRST),
     "date-but-no-fingerprint": (Served(DATE_ONLY), Decision.SEND_NO_FINGERPRINT),
     "other-set-later": (
@@ -87,18 +74,6 @@ DECISIONS: dict[str, tuple[Served, Decision]] = {
     "same-set-unconfirmed": (
         Served(DELIVERED, unconfirmed=True),
         Decision.SEND_INTERRUPTED,
-    ),
-    "same-set-unconfirmed-changes-mode": (
-        Served(DELIVERED, unconfirmed=True, needs_snapshot=True),
-        Decision.SEND_INTERRUPTED,
-    ),
-    "same-set-no-snapshot-changes-mode": (
-        Served(DELIVERED, needs_snapshot=True),
-        Decision.BASELINE,
-    ),
-    "same-set-with-snapshot-changes-mode": (
-        Served(WITH_SNAPSHOT, needs_snapshot=True),
-        Decision.SKIP_UNCHANGED,
     ),
     "same-set": (Served(DELIVERED), Decision.SKIP_UNCHANGED),
     "same-set-later": (Served(DELIVERED, updated_on=LATER), Decision.SKIP_UNCHANGED),
@@ -131,7 +106,6 @@ SENDS_AND_COMMITS = {
     Decision.SEND_NO_FINGERPRINT: (True, True),
     Decision.SEND_CHANGED: (True, True),
     Decision.SEND_INTERRUPTED: (True, True),
-    Decision.BASELINE: (False, True),
     Decision.SKIP_UNCHANGED: (False, False),
     Decision.SKIP_BEFORE_START: (False, False),
 }
@@ -151,15 +125,21 @@ READS: dict[str, tuple[dict[str, Any], Bookmark]] = {
             "replication_key_value": "2026-11-20",
             "fingerprint": SERVED,
             "member_count": 3,
-            "snapshot": "snap-1",
             "delivering": "run-1",
+            "log": "log-1",
+            "watermark": 4,
         },
         Bookmark(
             updated_on=DAY,
             fingerprint=SERVED,
-            snapshot="snap-1",
             delivering_run="run-1",
+            log="log-1",
+            watermark=4,
         ),
+    ),
+    "an-unreleased-snapshot-key-ignored": (
+        {"replication_key_value": "2026-11-20", "fingerprint": SERVED, "snapshot": "x"},
+        DELIVERED,
     ),
     "timestamp-keeps-its-date": (
         {"replication_key_value": "2026-11-20T08:30:00+00:00", "fingerprint": SERVED},
@@ -178,16 +158,15 @@ READS: dict[str, tuple[dict[str, Any], Bookmark]] = {
         {
             "replication_key_value": 20261120,
             "fingerprint": 7,
-            "snapshot": ["snap-1"],
             "delivering": {"run": 1},
+            "log": 3,
+            "watermark": True,
         },
         NO_BOOKMARK,
     ),
     "unreadable-date-ignored": (
         {"replication_key_value": "yesterday", "fingerprint": SERVED},
-        Bookmark(
-            updated_on=None, fingerprint=SERVED, snapshot=None, delivering_run=None
-        ),
+        Bookmark(updated_on=None, fingerprint=SERVED, **NOTHING),
     ),
 }
 
@@ -266,42 +245,37 @@ def test_clear_own_mark(partition: dict[str, Any], expected: dict[str, Any]) -> 
     assert partition == expected
 
 
-def _committed(date: str, snapshot: str | None = None) -> dict[str, Any]:
+def _committed(date: str) -> dict[str, Any]:
     """A partition as `commit` leaves it for the served list (`SERVED`, 3 members)."""
-    partition = {
+    return {
         "context": CONTEXT,
         "replication_key": "updated_on",
         "replication_key_value": date,
         "fingerprint": SERVED,
         "member_count": 3,
     }
-    return partition if snapshot is None else {**partition, "snapshot": snapshot}
 
 
-COMMITS: dict[str, tuple[dict[str, Any], datetime.date, str | None, dict[str, Any]]] = {
-    "first": ({"context": CONTEXT}, DAY, None, _committed("2026-11-20")),
+COMMITS: dict[str, tuple[dict[str, Any], datetime.date, dict[str, Any]]] = {
+    "first": ({"context": CONTEXT}, DAY, _committed("2026-11-20")),
     "date-moves-forward": (
         {"context": CONTEXT, "replication_key_value": "2026-11-20"},
         LATER,
-        None,
         _committed("2026-11-25"),
     ),
     "date-never-moves-backwards": (
         {"context": CONTEXT, "replication_key_value": "2026-11-25"},
         EARLIER,
-        None,
         _committed("2026-11-25"),
     ),
     "later-timestamp-kept-as-its-date": (
         {"context": CONTEXT, "replication_key_value": "2026-11-25T23:00:00Z"},
         DAY,
-        None,
         _committed("2026-11-25"),
     ),
     "unreadable-date-replaced": (
         {"context": CONTEXT, "replication_key_value": "yesterday"},
         DAY,
-        None,
         _committed("2026-11-20"),
     ),
     "progress-markers-and-mark-dropped": (
@@ -316,38 +290,43 @@ COMMITS: dict[str, tuple[dict[str, Any], datetime.date, str | None, dict[str, An
             },
         },
         DAY,
-        None,
         _committed("2026-11-20"),
     ),
-    "snapshot-recorded": (
+    "unreleased-snapshot-dropped": (
         {"context": CONTEXT, "snapshot": "snap-1"},
         DAY,
-        "snap-2",
-        _committed("2026-11-20", snapshot="snap-2"),
-    ),
-    "stale-snapshot-dropped": (
-        {"context": CONTEXT, "snapshot": "snap-1"},
-        DAY,
-        None,
         _committed("2026-11-20"),
     ),
 }
 
 
 @pytest.mark.parametrize(
-    ("partition", "served_on", "snapshot", "expected"), COMMITS.values(), ids=COMMITS
+    ("partition", "served_on", "expected"), COMMITS.values(), ids=COMMITS
 )
 def test_commit(
-    partition: dict[str, Any],
-    served_on: datetime.date,
-    snapshot: str | None,
-    expected: dict[str, Any],
+    partition: dict[str, Any], served_on: datetime.date, expected: dict[str, Any]
 ) -> None:
-    commit(
-        partition,
-        updated_on=served_on,
-        fingerprint=SERVED,
-        member_count=3,
-        snapshot=snapshot,
-    )
+    commit(partition, updated_on=served_on, fingerprint=SERVED, member_count=3)
+    assert partition == expected
+
+
+WATERMARKS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "first": (
+        {"context": CONTEXT},
+        {"context": CONTEXT, "log": "log-2", "watermark": 7},
+    ),
+    "another-log-replaced": (
+        {"context": CONTEXT, "log": "log-1", "watermark": 9},
+        {"context": CONTEXT, "log": "log-2", "watermark": 7},
+    ),
+    "unreleased-snapshot-dropped": (
+        {"context": CONTEXT, "snapshot": "snap-1"},
+        {"context": CONTEXT, "log": "log-2", "watermark": 7},
+    ),
+}
+
+
+@pytest.mark.parametrize(("partition", "expected"), WATERMARKS.values(), ids=WATERMARKS)
+def test_commit_watermark(partition: dict[str, Any], expected: dict[str, Any]) -> None:
+    commit_watermark(partition, "log-2", 7)
     assert partition == expected
