@@ -49,7 +49,7 @@ run() {
     grep -o 'Run summary: .*' "$demo/run$1.log" | sed 's/^/    /'
 }
 
-echo "==> Day 1: meltano run tap-mx-audience target-duckdb (first delivery: every member joins)"
+echo "==> Day 1: meltano run tap-mx-audience target-duckdb (first delivery: every member, one stint each)"
 run 1
 "$duckdb_python" scripts/demo_report.py "$TARGET_DUCKDB_FILEPATH"
 
@@ -59,10 +59,20 @@ curl -fsS -X PATCH "$TAP_MX_AUDIENCE_API_URL/_emulator/audiences/aud_0003" \
     -H 'Content-Type: application/json' \
     -d '{"offset": 10, "size": 80, "updated_on": "2026-11-28"}' >/dev/null
 
-echo "==> Day 2: the same command sends only the 25 changes"
+echo "==> Day 2: the same command sends only the 25 changes (10 stints close, 15 open)"
 run 2
+"$duckdb_python" scripts/demo_report.py "$TARGET_DUCKDB_FILEPATH"
+
+echo
+echo "==> One of the 10 comes back to card_churn_risk"
+curl -fsS -X PATCH "$TAP_MX_AUDIENCE_API_URL/_emulator/audiences/aud_0003" \
+    -H 'Content-Type: application/json' \
+    -d '{"offset": 9, "size": 81, "updated_on": "2026-11-29"}' >/dev/null
+
+echo "==> Day 3: one member row and one new stint"
+run 3
 "$duckdb_python" scripts/demo_report.py "$TARGET_DUCKDB_FILEPATH" card_churn_risk
 
 echo
 echo "==> Done in ${SECONDS}s. The data is in $TARGET_DUCKDB_FILEPATH"
-echo "    (schema tap_mx_audience; snapshots in $TAP_MX_AUDIENCE_SNAPSHOT_STORE; logs in $demo/*.log)"
+echo "    (schema tap_mx_audience; the log in $TAP_MX_AUDIENCE_SNAPSHOT_STORE; logs in $demo/*.log)"
