@@ -57,7 +57,7 @@ AUDIENCE_ID = "aud_bench"
 STATE_ID = "dev:tap-mx-audience-to-target-postgres"
 DAYS = {1: "2026-11-20", 2: "2026-11-21", 3: "2026-11-21"}
 MODES = ("full", "changes")
-SUMMARY = re.compile(r"Run summary: [^\n\"]*?(\d+) member record\(s\) sent[^\n\"]*")
+SUMMARY = re.compile(r"Run summary: [^\n\"]*?records sent: ([^;]*);[^\n\"]*")
 
 
 @dataclass
@@ -98,17 +98,28 @@ def patch_day(url: str, day: int, shift: int) -> None:
 
 
 def sent(output: str) -> tuple[int, str]:
-    """Members sent, from the tap's `Run summary` line."""
+    """Rows of both member streams sent, from the tap's `Run summary` line."""
     lines = list(SUMMARY.finditer(output))
     if not lines:
         msg = f"no Run summary in {output[-3000:]}"
         raise RuntimeError(msg)
-    return int(lines[-1].group(1)), lines[-1].group(0)
+    counts = dict(
+        reversed(item.split(" ", 1)) for item in lines[-1].group(1).split(", ")
+    )
+    members = sum(
+        int(counts.get(stream, 0))
+        for stream in ("audience_members", "membership_periods")
+    )
+    return members, lines[-1].group(0)
 
 
 def current_members(cluster: PostgresCluster, mode: Mode) -> int:
     """Rows of the README's current-members query for this mode."""
-    query = readme_queries(f"-- {mode.name.capitalize()} mode: current members")[0]
+    query = (
+        readme_queries(f"-- {mode.name.capitalize()} mode: current members")[0]
+        .replace("'high_value_members'", f"'{AUDIENCE_ID}'")
+        .replace("'INST_PUBLIC_ID'", f"'{INSTITUTION}'")
+    )
     with cluster.connect(mode.database) as connection:
         return len(connection.execute(query).fetchall())
 

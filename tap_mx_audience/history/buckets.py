@@ -116,7 +116,7 @@ class MemberBuckets:
             if _NEWLINE in joined or _BACKSLASH in joined:
                 stored = [_escape(member) for member in batch]
             for member_hash, member in zip(map(hash_of, batch), stored, strict=True):
-                appenders[member_hash >> BUCKET_SHIFT](member)
+                appenders[member_hash >> 56](member)  # BUCKET_SHIFT, as a constant
             pending_bytes += len(joined) + 1 + len(batch) * _ID_OVERHEAD
             if pending_bytes > self._spill_bytes:
                 self._spill()
