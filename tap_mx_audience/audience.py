@@ -33,6 +33,11 @@ class AudienceRef:
         )
 
     @property
+    def context_key(self) -> tuple[str, str]:
+        """The audience's key in state partitions and rows."""
+        return (self.id_or_slug, self.institution_public_id)
+
+    @property
     def context(self) -> dict[str, str]:
         """The stream partition (and state partition) for this audience."""
         return {

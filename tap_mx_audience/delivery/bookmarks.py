@@ -26,6 +26,8 @@ FINGERPRINT_KEY = "fingerprint"
 MEMBER_COUNT_KEY = "member_count"
 LOG_KEY = "log"
 WATERMARK_KEY = "watermark"
+AUDIENCE_ID_KEY = "audience_id"
+"""The audience id the API reported: tells the same audience under another key."""
 # Written by an unreleased changes mode; dropped when a bookmark is committed.
 _EARLIER_SNAPSHOT_KEY = "snapshot"
 # Full mode: the id of a run that may have sent part of this audience and not
@@ -150,6 +152,19 @@ def commit(
     partition_state[FINGERPRINT_KEY] = fingerprint
     partition_state[MEMBER_COUNT_KEY] = member_count
     partition_state.pop(_EARLIER_SNAPSHOT_KEY, None)
+
+
+def remember_audience_id(
+    partition_state: dict[str, Any], audience_id: str | None
+) -> None:
+    """Keep the audience id the API reported, where it reported one."""
+    if audience_id is not None:
+        partition_state[AUDIENCE_ID_KEY] = audience_id
+
+
+def reported_audience_id(partition_state: dict[str, Any]) -> str | None:
+    """The audience id the API reported when this bookmark was committed, if any."""
+    return _text(partition_state.get(AUDIENCE_ID_KEY))
 
 
 def commit_watermark(partition_state: dict[str, Any], log: str, watermark: int) -> None:

@@ -219,6 +219,7 @@ class ChangesDelivery(AudienceDelivery):
                     member_count=view.header.member_count,
                 )
             bookmarks.commit_watermark(state, view.header.log, view.sequence)
+            bookmarks.remember_audience_id(state, self.fetched.summary.audience_id)
 
     @override
     def close(self) -> None:

@@ -142,3 +142,4 @@ class FullDelivery(AudienceDelivery):
             fingerprint=summary.fingerprint,
             member_count=summary.member_count,
         )
+        bookmarks.remember_audience_id(state, summary.audience_id)

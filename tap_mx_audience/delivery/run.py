@@ -13,6 +13,7 @@ that stream's behalf, never by another stream.
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
@@ -37,6 +38,8 @@ from tap_mx_audience.history.store import SnapshotStore
 from tap_mx_audience.output.statewriter import ThrottledStateWriter
 from tap_mx_audience.output.writer import BufferedSingerWriter
 from tap_mx_audience.settings import Settings
+
+logger = logging.getLogger("tap-mx-audience")
 
 
 class DeliveryRun:
@@ -66,6 +69,7 @@ class DeliveryRun:
         self._reported_ids: dict[tuple[str, str], AudienceRef] = {}
         self._current: AudienceDelivery | None = None
         self._deselected_members: dict[tuple[Any, Any], dict[str, Any]] | None = None
+        self._earlier_keys: dict[tuple[str, str], str] | None = None
         self._started = False
 
     @cached_property
@@ -115,6 +119,7 @@ class DeliveryRun:
             )
             self._fail(audience, AudienceFailedError(audience, reason))
             return
+        self._forget_earlier_key(fetched)
         try:
             yield from self._deliver(fetched)
         finally:
@@ -254,6 +259,58 @@ class DeliveryRun:
         )
         first = self._reported_ids.setdefault((reported, institution), fetched.audience)
         return None if first == fetched.audience else first
+
+    def _forget_earlier_key(self, fetched: FetchedAudience) -> None:
+        """Say so when an audience was configured before under another key.
+
+        Switching `id_or_slug` from an audience's slug to its id (or back)
+        makes a new key; the rows under the old one stay in the target, no
+        longer updated. The body's `audience_id` reveals it wherever a
+        bookmark of an audience no longer configured reported the same id.
+        Its bookmarks are dropped, so the line comes once.
+        """
+        reported = fetched.summary.audience_id
+        institution = fetched.audience.institution_public_id
+        if reported is None:
+            return
+        streams = [s for s in (self.members_stream, self.periods_stream) if s]
+        if self._earlier_keys is None:
+            configured = {a.context_key for a in self.settings.audiences}
+            self._earlier_keys = {}
+            for stream in streams:
+                for partition in stream.stream_state.get("partitions", []):
+                    context = partition.get("context", {})
+                    key = (
+                        context.get("id_or_slug"),
+                        context.get("institution_public_id"),
+                    )
+                    mark = bookmarks.reported_audience_id(partition)
+                    if key not in configured and mark is not None:
+                        self._earlier_keys[(mark, key[1])] = key[0]
+        earlier = self._earlier_keys.pop((reported, institution), None)
+        if earlier is None or earlier == fetched.audience.id_or_slug:
+            return
+        logger.warning(
+            "%s is the audience configured before as '%s' (the API reports "
+            "audience_id '%s' for both): its rows under id_or_slug '%s' stay in the "
+            "target as last delivered and are no longer updated; delete them where "
+            "id_or_slug = '%s' and institution_public_id = '%s' (tables "
+            "audience_members, membership_periods, audiences)",
+            fetched.audience.label,
+            earlier,
+            reported,
+            earlier,
+            earlier,
+            institution,
+        )
+        for stream in streams:
+            partitions = stream.stream_state.get("partitions", [])
+            partitions[:] = [
+                p
+                for p in partitions
+                if p.get("context", {}).get("id_or_slug") != earlier
+                or p.get("context", {}).get("institution_public_id") != institution
+            ]
 
     def _fail(self, audience: AudienceRef, failure: AudienceFailedError) -> None:
         """Record an audience that could not be delivered; the sync goes on."""
