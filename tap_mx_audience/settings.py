@@ -5,7 +5,7 @@ values and allowed keys; `schema_problems` reports the config's breaches of
 it. `Settings.from_config` then applies the rules no schema states (non-empty
 text, loopback-only http, ids that stay one path segment, repeated audiences,
 no ACTIVATE_VERSION, a supported `snapshot_store` and its options only with
-it) and converts. singer-sdk's own messages quote the offending value, which
+it, a depth for flattening) and converts. singer-sdk's own messages quote the offending value, which
 would print a mistyped secret: every line here names the setting by its path
 and says what is wrong with it, never what it holds.
 """
@@ -88,6 +88,14 @@ class Settings:
                 "cannot be true: the tap sends only what changed and leaves failed "
                 "audiences out, so a target that deletes the rows missing from a "
                 "version would delete delivered members and history",
+            )
+        if (
+            config.get("flattening_enabled")
+            and config.get("flattening_max_depth") is None
+        ):
+            # singer-sdk stops later, with a two-line error of its own.
+            raise SettingsError.about(
+                "flattening_max_depth", "is required when 'flattening_enabled' is true"
             )
         store = _snapshot_store(config)
         return cls(

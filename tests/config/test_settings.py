@@ -192,6 +192,10 @@ NOT_THIS_MACHINE = (
 NO_HTTP_URL = "must be an http(s) URL such as https://yourdomain.access.mx.com"
 ANOTHER_PATH = "must not be '.' or '..': the request would go to another path"
 RULES: dict[str, tuple[dict[str, Any], str]] = {
+    "flattening-without-depth": (
+        {"flattening_enabled": True},
+        "'flattening_max_depth' is required when 'flattening_enabled' is true",
+    ),
     "activate-version-true": (
         {"emit_activate_version_messages": True},
         (
