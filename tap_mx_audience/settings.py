@@ -5,9 +5,9 @@ values and allowed keys; `schema_problems` reports the config's breaches of
 it. `Settings.from_config` then applies the rules no schema states (non-empty
 text, loopback-only http, ids that stay one path segment, repeated audiences,
 no ACTIVATE_VERSION, a supported `snapshot_store` and its options only with
-it, a depth for flattening) and converts. singer-sdk's own messages quote the offending value, which
-would print a mistyped secret: every line here names the setting by its path
-and says what is wrong with it, never what it holds.
+it, a depth for flattening) and converts. singer-sdk's own messages quote the
+offending value, which would print a mistyped secret: every line here names
+the setting by its path and says what is wrong with it, never what it holds.
 """
 
 from __future__ import annotations
