@@ -249,19 +249,17 @@ class AudienceLog:
                     )
                 return bucketed[0]
 
-            missing: tuple[list[str], str] | None = None
             for _ in range(MAX_RACES):
                 names = self._store.names(self._folder)
-                if missing is not None and missing[0] == names:
-                    # Missing again from an unchanged log: no race, a loss.
-                    raise self._set_aside(f"misses {missing[1]}")
                 try:
                     view = self._observe_once(names, served, buckets)
                     if view is not None:
                         self._fetch_segments(view, since(view.header))
                         return view
                 except _LogChangedError as exc:
-                    missing = (self._store.names(self._folder), str(exc))
+                    if self._store.names(self._folder) == names:
+                        # Nothing changed meanwhile: not a race, a loss.
+                        raise self._set_aside(f"misses {exc}") from None
                 except LogFileError as exc:
                     raise self._set_aside(str(exc)) from None
         msg = (

@@ -332,3 +332,20 @@ def test_local_files_are_owner_only_whatever_the_umask(tmp_path: Path) -> None:
     for path in created:
         expected = 0o700 if path.is_dir() else 0o600
         assert path.stat().st_mode & 0o777 == expected, path
+
+
+def test_a_closed_segment_lost_from_the_store_sets_the_log_aside(
+    store_url: str, tmp_path: Path
+) -> None:
+    runs = Runs(store_url, tmp_path)
+    runs.observe(["a", "b"], START)
+    runs.observe(["b"], START + datetime.timedelta(days=1))
+    folder = runs.store.folder(AUDIENCE)
+    (closed,) = [n for n in runs.store.names(folder) if n.endswith(".closed")]
+    runs.store.delete(f"{folder}/{closed}")
+
+    with pytest.raises(LogError, match=f"misses {closed}") as failed:
+        runs.observe(["b", "c"], START + datetime.timedelta(days=2))
+
+    assert str(failed.value).endswith(START_OVER)
+    assert runs.observe(["b", "c"], START + datetime.timedelta(days=3)).sequence == 1
