@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Hashable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -33,7 +34,7 @@ logger = logging.getLogger("tap-mx-audience")
 _Key = TypeVar("_Key", bound=Hashable)
 
 
-class AudienceDelivery:
+class AudienceDelivery(ABC):
     """What this sync sends of one fetched audience, and what it commits."""
 
     def __init__(self, fetched: FetchedAudience) -> None:
@@ -43,32 +44,32 @@ class AudienceDelivery:
         """Records sent per stream, once a stream's records are all out."""
 
     @property
+    @abstractmethod
     def list_fingerprint(self) -> str:
         """The fingerprint of the members current in the target after this sync."""
-        raise NotImplementedError
 
     @property
+    @abstractmethod
     def members_changed(self) -> bool:
         """Whether this sync sends member records of the audience (for the summary)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def member_records(
         self, stream: Stream, output: BufferedSingerWriter, count: Callable[[int], None]
     ) -> Iterator[Record]:
         """The `audience_members` records, or none when the fast path wrote them."""
-        raise NotImplementedError
 
+    @abstractmethod
     def period_records(
         self, stream: Stream, output: BufferedSingerWriter, count: Callable[[int], None]
     ) -> Iterator[Record]:
         """The `membership_periods` records, or none when the fast path wrote them."""
-        raise NotImplementedError
 
+    @abstractmethod
     def commit(self) -> None:
         """Move the bookmarks of the streams whose records are all out."""
-        raise NotImplementedError
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - most deliveries hold nothing to remove
         """Remove what the delivery holds on local disk."""
 
     @property
