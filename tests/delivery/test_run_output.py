@@ -97,7 +97,7 @@ def test_slow_download_logs_progress_and_the_run_ends_with_a_summary(
     assert re.search(
         r"Run summary: 2 list\(s\) fetched \([\d.]+ MB\), 0 audience\(s\) failed; "
         r"members changed in 2 audience\(s\), unchanged in 0; "
-        r"records sent: 50010 audience_members, 2 audiences; [\d.]+ s",
+        r"records sent: 2 audiences, 50010 audience_members; [\d.]+ s",
         summary[0],
     )
 

@@ -45,6 +45,9 @@ def test_every_member_exactly_once_with_keys_and_date(
         "member_id": first["member_id"],
         "updated_on": "2026-11-21",
         "list_fingerprint": run.records("audiences")[0]["fingerprint"],
+        "joined_at": None,
+        "joined_on": None,
+        "left_at": None,
         "left_on": None,
         "_sdc_deleted_at": None,
     }

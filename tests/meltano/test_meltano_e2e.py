@@ -26,7 +26,7 @@ from tests.support.meltano_support import (
     MeltanoProject,
     PostgresCluster,
     postgres_env,
-    readme_queries,
+    readme_query_for,
     tap_env,
 )
 
@@ -47,11 +47,17 @@ POSTGRES_STATE_ID = "dev:tap-mx-audience-to-target-postgres"
 MemberRow = tuple[str, str, str, str]
 
 
-def _current_membership_queries() -> list[str]:
-    """The full-mode current-membership query the README documents, as written."""
-    queries = readme_queries("-- Full mode: current members")
-    assert len(queries) == 1, "README should document one full-mode query"
-    return queries
+def _current_members(cluster: PostgresCluster, db: str) -> list[tuple[str, str]]:
+    """(audience_id, member_id) by the README's full-mode query, per audience."""
+    return [
+        (audience_id, str(row[0]))
+        for audience_id, slug in CONFIGURED.items()
+        for row in _rows(
+            cluster,
+            db,
+            readme_query_for("-- Full mode: current members", slug, INSTITUTION),
+        )
+    ]
 
 
 def _project(
@@ -178,10 +184,9 @@ def test_run_into_postgres_then_changes_send_only_the_changed_audience(
         for definition in AUDIENCES[1:]
         for member in emulator.members(definition["audience_id"])
     }
-    for query in _current_membership_queries():
-        current = _rows(postgres, database, query)
-        assert {(str(row[0]), str(row[2])) for row in current} == expected_current
-        assert len(current) == 1205 + 350 + 75
+    current = _current_members(postgres, database)
+    assert set(current) == expected_current
+    assert len(current) == 1205 + 350 + 75
     members = _loaded_members(postgres, database)
     keys = [(a, i, m) for a, i, m, _ in members]
     assert len(keys) == len(set(keys)), "duplicate primary keys"

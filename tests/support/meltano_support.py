@@ -235,3 +235,19 @@ def readme_queries(first_line: str) -> list[str]:
         for query in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
         if query.startswith(first_line)
     ]
+
+
+def readme_query_for(first_line: str, id_or_slug: str, institution: str) -> str:
+    """The README's query for one audience, wherever it is shown (every copy alike).
+
+    The README names its example audience 'high_value_members' at
+    'INST_PUBLIC_ID'; the query is returned for the audience given.
+    """
+    queries = readme_queries(first_line)
+    assert queries, f"README has no query starting {first_line!r}"
+    assert len(set(queries)) == 1, f"README's copies of {first_line!r} differ"
+    return (
+        queries[0]
+        .replace("'high_value_members'", f"'{id_or_slug}'")
+        .replace("'INST_PUBLIC_ID'", f"'{institution}'")
+    )
