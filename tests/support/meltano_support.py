@@ -75,6 +75,11 @@ class PostgresCluster:
             autocommit=True,
         )
 
+    def rows(self, database: str, sql: str) -> list[tuple[Any, ...]]:
+        """The rows a query returns in one database."""
+        with self.connect(database) as connection:
+            return connection.execute(sql).fetchall()
+
     def create_database(self, name: str) -> str:
         """A new empty database, so each test loads into its own."""
         with self.connect() as connection:
@@ -140,6 +145,15 @@ class MeltanoRun:
         """Everything printed, for assertion messages."""
         return self.stdout + self.stderr
 
+    def plugin_lines(self, plugin: str, level: str) -> list[str]:
+        """The messages a plugin logged at one level, as Meltano relays them."""
+        relayed = re.compile(rf"\[{level}\s*\] {re.escape(plugin)} (.*)")
+        return [
+            match[1]
+            for line in self.output.splitlines()
+            if (match := relayed.search(line))
+        ]
+
 
 @dataclass
 class MeltanoProject:
@@ -194,6 +208,17 @@ class MeltanoProject:
             },
             self.project_dir,
         )
+
+    def copy(self, work_dir: Path) -> MeltanoProject:
+        """This project in a copy of its meltano.yml, for `meltano config set`.
+
+        The same installed plugins and environment; what the copy's commands
+        write to meltano.yml never reaches the repository's.
+        """
+        project_dir = work_dir / "project"
+        project_dir.mkdir()
+        shutil.copy(self.project_dir / "meltano.yml", project_dir)
+        return MeltanoProject(self.sys_dir, self.env, project_dir)
 
     def state(self, state_id: str) -> dict[str, Any]:
         """The state Meltano stored for a pipeline."""
