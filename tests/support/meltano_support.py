@@ -9,6 +9,7 @@ paths so tests never touch the developer's `.meltano/`.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -259,4 +260,34 @@ def readme_queries(first_line: str) -> list[str]:
         query
         for query in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
         if query.startswith(first_line)
+    ]
+
+
+def _loader_setting(loader: str, setting: str) -> Any:  # noqa: ANN401 - any YAML value
+    """A loader setting's value as the repository's meltano.yml defines it."""
+    loaders = load_yaml(REPO_ROOT / "meltano.yml")["plugins"]["loaders"]
+    (definition,) = [d for d in loaders if d["name"] == loader]
+    (value,) = [s["value"] for s in definition["settings"] if s["name"] == setting]
+    return value
+
+
+def csv_rows(directory: Path, stream: str) -> list[dict[str, str]]:
+    """A stream's rows in every file target-csv wrote, named as meltano.yml says."""
+    scheme: str = _loader_setting("target-csv", "file_naming_scheme")
+    pattern = re.sub(r"\{(?:date|time)stamp\}", "*", scheme)
+    rows: list[dict[str, str]] = []
+    for path in sorted(directory.glob(pattern.replace("{stream_name}", stream))):
+        with path.open(newline="") as file:
+            rows += csv.DictReader(file)
+    return rows
+
+
+def jsonl_rows(directory: Path, stream: str) -> list[dict[str, Any]]:
+    """A stream's rows in every file target-jsonl wrote, named as meltano.yml says."""
+    stamped = _loader_setting("target-jsonl", "do_timestamp_file")
+    pattern = f"{stream}-*.jsonl" if stamped else f"{stream}.jsonl"
+    return [
+        json.loads(line)
+        for path in sorted(directory.glob(pattern))
+        for line in path.read_text().splitlines()
     ]
