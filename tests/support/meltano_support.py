@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -261,6 +262,19 @@ def readme_queries(first_line: str) -> list[str]:
         for query in re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
         if query.startswith(first_line)
     ]
+
+
+def readme_meltano_commands() -> list[list[str]]:
+    """Every `meltano ...` command in the README: bash blocks and inline code."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+    lines = [
+        line for block in blocks for line in block.replace("\\\n", " ").splitlines()
+    ]
+    prose = re.sub(r"```.*?```", "", readme, flags=re.DOTALL)
+    lines += re.findall(r"`(meltano [^`]+)`", prose)
+    commands = [shlex.split(line, comments=True) for line in lines]
+    return [command for command in commands if command[:1] == ["meltano"]]
 
 
 def _loader_setting(loader: str, setting: str) -> Any:  # noqa: ANN401 - any YAML value
