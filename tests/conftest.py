@@ -57,6 +57,8 @@ def postgres() -> Iterator[PostgresCluster]:
 def meltano_plugins(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     """The project's plugins, installed once per session (installs are slow)."""
     project = MeltanoProject(tmp_path_factory.mktemp("meltano-sys"))
-    run = project.command("install", "tap-mx-audience", "target-postgres", "target-csv")
+    run = project.command(
+        "install", "tap-mx-audience", "target-postgres", "target-csv", "target-jsonl"
+    )
     assert run.returncode == 0, run.output
     return project

@@ -7,7 +7,6 @@ keeps unchanged audiences from being sent again.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import json
 from pathlib import Path
@@ -25,6 +24,7 @@ from tests.support.emulatoradmin import (
 from tests.support.meltano_support import (
     MeltanoProject,
     PostgresCluster,
+    csv_rows,
     postgres_env,
     readme_query_for,
     tap_env,
@@ -220,24 +220,22 @@ def test_run_into_csv_writes_every_member(
 
     run = project.command("run", "tap-mx-audience", "target-csv")
     assert run.returncode == 0, run.output
-    with (output / "audience_members.csv").open(newline="") as members_file:
-        members = [
-            (r["audience_id"], r["institution_id"], r["member_id"], r["updated_on"])
-            for r in csv.DictReader(members_file)
-        ]
+    members = [
+        (r["audience_id"], r["institution_id"], r["member_id"], r["updated_on"])
+        for r in csv_rows(output, "audience_members")
+    ]
     assert len(members) == 1200 + 350 + 75
     assert set(members) == _expected_members(emulator)
-    with (output / "audiences.csv").open(newline="") as audiences_file:
-        audiences = [
-            (
-                r["audience_id"],
-                r["institution_id"],
-                r["id_or_slug"],
-                int(r["member_count"]),
-                r["updated_on"],
-            )
-            for r in csv.DictReader(audiences_file)
-        ]
+    audiences = [
+        (
+            r["audience_id"],
+            r["institution_id"],
+            r["id_or_slug"],
+            int(r["member_count"]),
+            r["updated_on"],
+        )
+        for r in csv_rows(output, "audiences")
+    ]
     assert sorted(audiences) == sorted(_expected_audiences())
 
 

@@ -49,7 +49,7 @@ class EmulatorAdmin:
             },
         )
         self._call("DELETE", "faults")
-        self._call("DELETE", "requests")
+        self.forget_requests()
 
     def patch(self, audience_id: str, **changes: Any) -> None:  # noqa: ANN401
         """Change some fields of one audience (members leave, join, ...)."""
@@ -67,6 +67,10 @@ class EmulatorAdmin:
         """The emulator's request log."""
         log = self._call("GET", "requests")
         return list(log["requests"] if isinstance(log, dict) else log)
+
+    def forget_requests(self) -> None:
+        """Empty the request log, so that it shows only what comes next."""
+        self._call("DELETE", "requests")
 
     def revoke(self) -> None:
         """Revoke every token issued so far."""

@@ -9,9 +9,11 @@ paths so tests never touch the developer's `.meltano/`.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -74,6 +76,11 @@ class PostgresCluster:
             dbname=dbname,
             autocommit=True,
         )
+
+    def rows(self, database: str, sql: str) -> list[tuple[Any, ...]]:
+        """The rows a query returns in one database."""
+        with self.connect(database) as connection:
+            return connection.execute(sql).fetchall()
 
     def create_database(self, name: str) -> str:
         """A new empty database, so each test loads into its own."""
@@ -140,6 +147,15 @@ class MeltanoRun:
         """Everything printed, for assertion messages."""
         return self.stdout + self.stderr
 
+    def plugin_lines(self, plugin: str, level: str) -> list[str]:
+        """The messages a plugin logged at one level, as Meltano relays them."""
+        relayed = re.compile(rf"\[{level}\s*\] {re.escape(plugin)} (.*)")
+        return [
+            match[1]
+            for line in self.output.splitlines()
+            if (match := relayed.search(line))
+        ]
+
 
 @dataclass
 class MeltanoProject:
@@ -194,6 +210,17 @@ class MeltanoProject:
             },
             self.project_dir,
         )
+
+    def copy(self, work_dir: Path) -> MeltanoProject:
+        """This project in a copy of its meltano.yml, for `meltano config set`.
+
+        The same installed plugins and environment; what the copy's commands
+        write to meltano.yml never reaches the repository's.
+        """
+        project_dir = work_dir / "project"
+        project_dir.mkdir()
+        shutil.copy(self.project_dir / "meltano.yml", project_dir)
+        return MeltanoProject(self.sys_dir, self.env, project_dir)
 
     def state(self, state_id: str) -> dict[str, Any]:
         """The state Meltano stored for a pipeline."""
@@ -251,3 +278,46 @@ def readme_query_for(first_line: str, id_or_slug: str, institution: str) -> str:
         .replace("'high_value_members'", f"'{id_or_slug}'")
         .replace("'INST_PUBLIC_ID'", f"'{institution}'")
     )
+
+
+def readme_meltano_commands() -> list[list[str]]:
+    """Every `meltano ...` command in the README: bash blocks and inline code."""
+    readme = (REPO_ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, re.DOTALL)
+    lines = [
+        line for block in blocks for line in block.replace("\\\n", " ").splitlines()
+    ]
+    prose = re.sub(r"```.*?```", "", readme, flags=re.DOTALL)
+    lines += re.findall(r"`(meltano [^`]+)`", prose)
+    commands = [shlex.split(line, comments=True) for line in lines]
+    return [command for command in commands if command[:1] == ["meltano"]]
+
+
+def _loader_setting(loader: str, setting: str) -> Any:  # noqa: ANN401 - any YAML value
+    """A loader setting's value as the repository's meltano.yml defines it."""
+    loaders = load_yaml(REPO_ROOT / "meltano.yml")["plugins"]["loaders"]
+    (definition,) = [d for d in loaders if d["name"] == loader]
+    (value,) = [s["value"] for s in definition["settings"] if s["name"] == setting]
+    return value
+
+
+def csv_rows(directory: Path, stream: str) -> list[dict[str, str]]:
+    """A stream's rows in every file target-csv wrote, named as meltano.yml says."""
+    scheme: str = _loader_setting("target-csv", "file_naming_scheme")
+    pattern = re.sub(r"\{(?:date|time)stamp\}", "*", scheme)
+    rows: list[dict[str, str]] = []
+    for path in sorted(directory.glob(pattern.replace("{stream_name}", stream))):
+        with path.open(newline="") as file:
+            rows += csv.DictReader(file)
+    return rows
+
+
+def jsonl_rows(directory: Path, stream: str) -> list[dict[str, Any]]:
+    """A stream's rows in every file target-jsonl wrote, named as meltano.yml says."""
+    stamped = _loader_setting("target-jsonl", "do_timestamp_file")
+    pattern = f"{stream}-*.jsonl" if stamped else f"{stream}.jsonl"
+    return [
+        json.loads(line)
+        for path in sorted(directory.glob(pattern))
+        for line in path.read_text().splitlines()
+    ]
