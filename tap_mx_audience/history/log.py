@@ -55,9 +55,10 @@ from tap_mx_audience.history.storecalls import SETTING, StoreFileMissingError
 logger = logging.getLogger("tap-mx-audience")
 
 START_OVER = (
-    "to start over, clear this audience's state (meltano state clear, or drop its "
-    "partitions) and delete its rows in the target; the next run sends its "
-    "current members and the stints the log still holds"
+    "to start over, clear this audience's state (its partitions of audience_members "
+    "and membership_periods; meltano state clear --force <state id> clears every "
+    "audience) and delete its rows in the target; the next run sends its current "
+    "members and the stints the log still holds"
 )
 MAX_RACES = 8
 """Tables published by other runs while this one merges, before it gives up."""

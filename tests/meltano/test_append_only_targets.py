@@ -123,3 +123,72 @@ def test_readme_rule_gives_the_member_lists_after_a_change(
     assert current() == expected()
     assert len(read(output, "audiences")) == 2 * 3
     assert len(read(output, "audience_members")) == 1200 + 350 + 75 + 80
+
+
+def _empty(value: object) -> bool:
+    """Null in JSON, an empty field in CSV."""
+    return value is None or value == ""
+
+
+def current_in_changes_mode(members: Rows) -> dict[Audience, set[str]]:
+    """The README's rule in changes mode: each member's latest line is current or not.
+
+    The latest line has the latest `joined_at`, and `left_at` set if one of
+    those has; the member is current if it has none.
+    """
+    latest: dict[tuple[Audience, str], Mapping[str, Any]] = {}
+    for row in sorted(
+        members, key=lambda row: (row["joined_at"], not _empty(row["left_at"]))
+    ):
+        latest[(_audience(row), row["member_id"])] = row
+    current: dict[Audience, set[str]] = {}
+    for (key, member), row in latest.items():
+        if _empty(row["left_at"]):
+            current.setdefault(key, set()).add(member)
+    return current
+
+
+def stints_in_changes_mode(periods: Rows) -> dict[tuple[Audience, str, str], bool]:
+    """The README's rule for stints: per key, closed if any line is closed."""
+    closed: dict[tuple[Audience, str, str], bool] = {}
+    for row in periods:
+        key = (_audience(row), row["member_id"], row["joined_at"])
+        closed[key] = closed.get(key, False) or not _empty(row["left_at"])
+    return closed
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_readme_rules_in_changes_mode_give_members_and_stints(
+    meltano_plugins: MeltanoProject,
+    emulator: EmulatorAdmin,
+    tmp_path: Path,
+    target: str,
+) -> None:
+    emulator.configure([audience("aud_churn", 75)])
+    output_setting, read = TARGETS[target]
+    output = tmp_path / "output"
+    project = meltano_plugins.isolated(
+        tmp_path,
+        **tap_env(
+            emulator.url,
+            CLIENT_ID,
+            CLIENT_SECRET,
+            [{"id_or_slug": "aud_churn", "institution_public_id": INSTITUTION}],
+        ),
+        TAP_MX_AUDIENCE_SNAPSHOT_STORE=str(tmp_path / "store"),
+        **{output_setting: str(output)},
+    )
+    for patch in ({}, {"offset": 5, "size": 80}, {"offset": 3, "size": 82}):
+        if patch:
+            emulator.patch("aud_churn", **patch)
+        run = project.command("run", "tap-mx-audience", target)
+        assert run.returncode == 0, run.output
+        members = read(output, "audience_members")
+        assert current_in_changes_mode(members) == {
+            ("aud_churn", INSTITUTION): emulator.members("aud_churn")
+        }
+        stints = stints_in_changes_mode(read(output, "membership_periods"))
+        open_stints = [key[1] for key, closed in stints.items() if not closed]
+        assert sorted(open_stints) == sorted(emulator.members("aud_churn"))
+    # Members 0 to 4 left on the second run; 3 and 4 came back on the third.
+    assert sum(stints.values()) == 5
