@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.emulatoradmin import INSTITUTION, EmulatorAdmin, audience
-from tests.support.s3server import BUCKET
 from tests.support.tapdriver import TapRun, run_tap, tap_command
 from tests.support.upsert import UpsertTarget
 
 DAY1, DAY2, DAY3 = "2026-11-20", "2026-11-21", "2026-11-22"
-
-
-@pytest.fixture(params=["directory", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty snapshot store of each kind."""
-    if request.param == "directory":
-        return str(tmp_path / "snapshots")
-    request.getfixturevalue("s3_endpoint")
-    return f"s3://{BUCKET}/{uuid.uuid4().hex}"
 
 
 class Pipeline:
@@ -62,10 +51,12 @@ def sent(run: TapRun, stream: str) -> int:
 
 
 def test_each_day_sends_only_what_changed_and_stints_read_back_exactly(
-    emulator: EmulatorAdmin, tmp_path: Path, store: str
+    emulator: EmulatorAdmin, tmp_path: Path, store_url: str
 ) -> None:
     emulator.configure([audience("aud_a", 40, updated_on=DAY1)])
-    pipeline = Pipeline(tmp_path, emulator.tap_config("aud_a", snapshot_store=store))
+    pipeline = Pipeline(
+        tmp_path, emulator.tap_config("aud_a", snapshot_store=store_url)
+    )
     day1 = pipeline.run()
     first_list = emulator.members("aud_a")
     emulator.patch("aud_a", offset=5, size=43, updated_on=DAY2)
@@ -88,10 +79,12 @@ def test_each_day_sends_only_what_changed_and_stints_read_back_exactly(
 
 
 def test_a_full_refresh_resends_the_same_stints_and_joins_nobody_again(
-    emulator: EmulatorAdmin, tmp_path: Path, store: str
+    emulator: EmulatorAdmin, tmp_path: Path, store_url: str
 ) -> None:
     emulator.configure([audience("aud_a", 30, updated_on=DAY1)])
-    pipeline = Pipeline(tmp_path, emulator.tap_config("aud_a", snapshot_store=store))
+    pipeline = Pipeline(
+        tmp_path, emulator.tap_config("aud_a", snapshot_store=store_url)
+    )
     pipeline.run()
     emulator.patch("aud_a", offset=4, size=30, updated_on=DAY2)
     pipeline.run()
@@ -109,10 +102,10 @@ def test_a_full_refresh_resends_the_same_stints_and_joins_nobody_again(
 
 
 def test_two_pipelines_on_one_store_never_break_each_other(
-    emulator: EmulatorAdmin, tmp_path: Path, store: str
+    emulator: EmulatorAdmin, tmp_path: Path, store_url: str
 ) -> None:
     emulator.configure([audience("aud_a", 20, updated_on=DAY1)])
-    config = emulator.tap_config("aud_a", snapshot_store=store)
+    config = emulator.tap_config("aud_a", snapshot_store=store_url)
     postgres, jsonl = Pipeline(tmp_path, config, "pg"), Pipeline(tmp_path, config, "js")
     postgres.run()
     jsonl.run()
@@ -129,10 +122,12 @@ def test_two_pipelines_on_one_store_never_break_each_other(
 
 
 def test_a_leave_and_return_on_one_date_are_two_stints_in_order(
-    emulator: EmulatorAdmin, tmp_path: Path, store: str
+    emulator: EmulatorAdmin, tmp_path: Path, store_url: str
 ) -> None:
     emulator.configure([audience("aud_a", 10, updated_on=DAY2)])
-    pipeline = Pipeline(tmp_path, emulator.tap_config("aud_a", snapshot_store=store))
+    pipeline = Pipeline(
+        tmp_path, emulator.tap_config("aud_a", snapshot_store=store_url)
+    )
     pipeline.run()
     emulator.patch("aud_a", offset=2, size=8)  # two leave, same updated_on
     pipeline.run()
@@ -150,10 +145,12 @@ def test_a_leave_and_return_on_one_date_are_two_stints_in_order(
 
 
 def test_a_run_whose_state_was_lost_is_sent_again_under_the_same_keys(
-    emulator: EmulatorAdmin, tmp_path: Path, store: str
+    emulator: EmulatorAdmin, tmp_path: Path, store_url: str
 ) -> None:
     emulator.configure([audience("aud_a", 15, updated_on=DAY1)])
-    pipeline = Pipeline(tmp_path, emulator.tap_config("aud_a", snapshot_store=store))
+    pipeline = Pipeline(
+        tmp_path, emulator.tap_config("aud_a", snapshot_store=store_url)
+    )
     pipeline.run()
     emulator.patch("aud_a", offset=3, size=15, updated_on=DAY2)
     lost = pipeline.run(keep_state=False)  # applied, but its STATE never saved
@@ -192,10 +189,12 @@ def test_either_member_stream_syncs_alone(
 
 
 def test_runs_started_at_the_same_moment_both_deliver_and_lose_nothing(
-    emulator: EmulatorAdmin, tmp_path: Path, store: str
+    emulator: EmulatorAdmin, tmp_path: Path, store_url: str
 ) -> None:
     emulator.configure([audience(f"aud_{n}", 2000, updated_on=DAY1) for n in range(3)])
-    config = emulator.tap_config(*(f"aud_{n}" for n in range(3)), snapshot_store=store)
+    config = emulator.tap_config(
+        *(f"aud_{n}" for n in range(3)), snapshot_store=store_url
+    )
     pipelines = [Pipeline(tmp_path, config, name) for name in ("one", "two")]
     processes = [
         subprocess.Popen(

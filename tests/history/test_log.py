@@ -11,7 +11,6 @@ import datetime
 import itertools
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -30,21 +29,11 @@ from tap_mx_audience.history.log import (
 )
 from tap_mx_audience.history.store import SnapshotStore
 from tap_mx_audience.lists.summary import MemberFingerprint
-from tests.support.s3server import BUCKET
 
 AUDIENCE = AudienceRef("high_value_members", "INST_DEMO")
 START = datetime.datetime(2026, 11, 20, 8, tzinfo=datetime.UTC)
 YEAR = datetime.timedelta(days=365)
 HOSTILE = ["plain", "a\nb", 'q"uote', "back\\slash", "\\2", "é🦀", "x" * 512]
-
-
-@pytest.fixture(params=["directory", "s3"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty store root of each kind."""
-    if request.param == "directory":
-        return str(tmp_path / "store")
-    request.getfixturevalue("s3_endpoint")
-    return f"s3://{BUCKET}/{uuid.uuid4().hex}/store"
 
 
 class Runs:
