@@ -60,7 +60,10 @@ documented API, why, and the tests that fail if an upgrade breaks it
   scanning every partition per audience (quadratic); `Stream.tap_state`
   (documented as internal) is read by delivery/run.py to emit the STATE once
   an audience is committed (tests/delivery/test_run_output.py,
-  tests/state/test_incremental.py).
+  tests/state/test_incremental.py); `Stream.stream_state` (documented as
+  internal) is read there for the bookmarks of a deselected `audience_members`
+  (tests/delivery/test_selection.py) and to drop the partitions of an audience
+  configured again under another key (tests/delivery/test_audience_keys.py).
 - `Stream._write_schema_message` (private) writes the SCHEMA once per run,
   not once per audience; `Stream._write_starting_replication_value`
   (private) is a no-op for `audience_members`, whose bookmarks decide
