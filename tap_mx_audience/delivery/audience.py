@@ -33,6 +33,9 @@ logger = logging.getLogger("tap-mx-audience")
 
 _Key = TypeVar("_Key", bound=Hashable)
 
+MEMBERS_STREAM = "audience_members"
+"""The stream whose bookmarks say which members a target holds as current."""
+
 
 class AudienceDelivery(ABC):
     """What this sync sends of one fetched audience, and what it commits."""

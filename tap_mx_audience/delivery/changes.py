@@ -25,7 +25,11 @@ from typing_extensions import override
 
 from tap_mx_audience.api import FetchedAudience
 from tap_mx_audience.delivery import bookmarks, records
-from tap_mx_audience.delivery.audience import AudienceDelivery, send_groups
+from tap_mx_audience.delivery.audience import (
+    MEMBERS_STREAM,
+    AudienceDelivery,
+    send_groups,
+)
 from tap_mx_audience.delivery.bookmarks import Bookmark
 from tap_mx_audience.delivery.records import Record
 from tap_mx_audience.history.changes import (
@@ -41,8 +45,6 @@ from tap_mx_audience.output.writer import BufferedSingerWriter
 
 logger = logging.getLogger("tap-mx-audience")
 
-MEMBERS = "audience_members"
-PERIODS = "membership_periods"
 
 Changed = Callable[[Bucket, Sequence[ClosedBucket], int], Iterator[tuple[Stint, Run]]]
 
@@ -106,7 +108,7 @@ class ChangesDelivery(AudienceDelivery):
     @property
     @override
     def list_fingerprint(self) -> str:
-        if self.view is not None and MEMBERS in self._states:
+        if self.view is not None and MEMBERS_STREAM in self._states:
             return self.view.header.fingerprint
         return self._delivered.fingerprint or self.fetched.summary.fingerprint
 
@@ -211,7 +213,7 @@ class ChangesDelivery(AudienceDelivery):
         for name, state in self._states.items():
             if name not in self.sent:
                 continue
-            if name == MEMBERS:
+            if name == MEMBERS_STREAM:
                 bookmarks.commit(
                     state,
                     updated_on=self.fetched.updated_on,

@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from tap_mx_audience.api import FetchedAudience
 from tap_mx_audience.delivery import bookmarks, fastpath, records
-from tap_mx_audience.delivery.audience import AudienceDelivery
+from tap_mx_audience.delivery.audience import MEMBERS_STREAM, AudienceDelivery
 from tap_mx_audience.delivery.bookmarks import Bookmark
 from tap_mx_audience.delivery.records import Record
 from tap_mx_audience.output.lines import RecordLines, escaped_block
@@ -132,7 +132,7 @@ class FullDelivery(AudienceDelivery):
         state = self._members_state
         if state is None:
             return
-        if not self.decision.commits or "audience_members" not in self.sent:
+        if not self.decision.commits or MEMBERS_STREAM not in self.sent:
             bookmarks.clear_own_mark(state, self._run_id)
             return
         summary = self.fetched.summary
