@@ -9,7 +9,9 @@ Layout: `{root}/{institution_public_id}/{id_or_slug}/{sequence:012d}-{digest}.sn
 each field percent-encoded into one safe path segment. The sequence orders
 the snapshots of an audience, the digest names their content. A snapshot is
 built in a local file and then published in one step (a rename within the
-directory, or one upload), so no reader ever sees part of one.
+directory, or one upload), so no reader ever sees part of one. In a local
+directory, the folders and files the store creates are its owner's only: they
+hold a bank's customer ids.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
 import fsspec
@@ -86,6 +88,28 @@ def segment(value: str) -> str:
         digest = xxhash.xxh3_128_hexdigest(encoded.encode())
         return f"{encoded[: _MAX_SEGMENT - 33]}~{digest}"
     return encoded
+
+
+def _private_folder(path: Path) -> None:
+    """Create a folder and its missing parents owner-only (0700), whatever the umask.
+
+    Folders that already exist keep the mode their owner gave them.
+    """
+    if path.is_dir():
+        return
+    _private_folder(path.parent)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # made meanwhile by another run: it keeps its maker's mode
+    path.chmod(0o700)  # the umask may have taken owner bits as well
+
+
+def _private_file(path: str) -> BinaryIO:
+    """A new file to write, owner-only (0600) from the start, whatever the umask."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(descriptor, 0o600)  # the umask may have taken owner bits as well
+    return os.fdopen(descriptor, "wb")
 
 
 class SnapshotStore:
@@ -157,7 +181,7 @@ class SnapshotStore:
         name = f"{sequence:012d}-{fingerprint.replace(':', '-')}.snap"
         header = SnapshotHeader(fingerprint, bucketed.count, updated_on)
         if self._local:
-            self._fs.makedirs(folder, exist_ok=True)
+            _private_folder(Path(folder))
             self._publish_local(f"{folder}/{name}", header, bucketed)
         else:
             with tempfile.TemporaryDirectory(prefix="mx-snapshot-") as scratch:
@@ -174,7 +198,7 @@ class SnapshotStore:
     ) -> None:
         part = f"{path}.{uuid.uuid4().hex}{_PART_SUFFIX}"
         try:
-            with Path(part).open("wb") as file:
+            with _private_file(part) as file:
                 write_snapshot(file, header, bucketed.sorted_buckets())
                 file.flush()
                 os.fsync(file.fileno())
