@@ -20,6 +20,7 @@ from typing import Self
 import xxhash
 
 from tap_mx_audience.lists.summary import MemberFingerprint
+from tap_mx_audience.scratch import scratch_directory
 
 BUCKETS = 256
 BUCKET_SHIFT = 56
@@ -122,7 +123,9 @@ class MemberBuckets:
         """Append what waits in memory to the bucket files."""
         if self._directory is None:
             self._directory = Path(
-                tempfile.mkdtemp(prefix="mx-buckets-", dir=self._parent)
+                tempfile.mkdtemp(
+                    prefix="mx-buckets-", dir=self._parent or scratch_directory()
+                )
             )
         for index, pending in enumerate(self._pending):
             if pending:

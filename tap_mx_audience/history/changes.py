@@ -24,6 +24,7 @@ from tap_mx_audience.history.buckets import BUCKETS, MemberBuckets
 from tap_mx_audience.history.diff import BucketSource, diff
 from tap_mx_audience.history.store import SnapshotRef, SnapshotStore
 from tap_mx_audience.history.storecalls import SnapshotError
+from tap_mx_audience.scratch import scratch_directory
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def work_out_changes(
     bucketed: MemberBuckets,
 ) -> ChangeSet:
     """Diff the served list against the history, into a temporary file."""
-    changes = tempfile.TemporaryFile(prefix="tap-mx-audience-changes-")  # noqa: SIM115 - owned by the ChangeSet
+    changes = tempfile.TemporaryFile(prefix="changes-", dir=scratch_directory())  # noqa: SIM115 - owned by the ChangeSet
     joined = left = 0
     try:
         with ExitStack() as readers:

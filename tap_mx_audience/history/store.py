@@ -52,6 +52,7 @@ from tap_mx_audience.history.storecalls import (
     StoreCalls,
     redacted,
 )
+from tap_mx_audience.scratch import scratch_directory
 from tap_mx_audience.storeurl import EXTRAS
 
 _NAME = re.compile(
@@ -184,7 +185,9 @@ class SnapshotStore:
             _private_folder(Path(folder))
             self._publish_local(f"{folder}/{name}", header, bucketed)
         else:
-            with tempfile.TemporaryDirectory(prefix="mx-snapshot-") as scratch:
+            with tempfile.TemporaryDirectory(
+                prefix="mx-snapshot-", dir=scratch_directory()
+            ) as scratch:
                 local = Path(scratch) / name
                 with local.open("wb") as file:
                     write_snapshot(file, header, bucketed.sorted_buckets())
@@ -291,7 +294,9 @@ class SnapshotStore:
                 raise SnapshotError(f"{label} is missing")
             yield Path(path)
             return
-        with tempfile.TemporaryDirectory(prefix="mx-snapshot-") as scratch:
+        with tempfile.TemporaryDirectory(
+            prefix="mx-snapshot-", dir=scratch_directory()
+        ) as scratch:
             local = Path(scratch) / "download.snap"
             self._retrying(
                 "download", lambda: self._fs.get_file(path, local), missing=label
