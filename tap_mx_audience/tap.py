@@ -489,16 +489,17 @@ class TapMxAudience(Tap):
         """What every sync does around its streams.
 
         The scratch folder first: making it removes what killed runs left
-        behind. The token next, so that rejected credentials or a wrong
-        `api_url` stop the run before anything is written; after the
-        streams, the latest state and the run summary, then audiences that
-        failed along the way fail the run; downloads are closed however the
-        run ends.
+        behind. The snapshot store next, so that a missing backend or a bad
+        store option stops the run before any request; then the token, so
+        that rejected credentials or a wrong `api_url` stop it before
+        anything is written. After the streams, the latest state and the run
+        summary, then audiences that failed along the way fail the run;
+        downloads are closed however the run ends.
         """
         scratch_directory()
         try:
+            _ = self.deliveries.snapshot_store
             self.deliveries.client.authenticate()
-            _ = self.deliveries.snapshot_store  # a missing backend stops the run here
             yield
             self.deliveries.state_writer.flush()
             self.logger.info("%s", self.deliveries.summary.line())

@@ -75,7 +75,9 @@ class DeliveryRun:
     def snapshot_store(self) -> SnapshotStore | None:
         """Changes mode's store of delivered member sets; None in full mode."""
         url = self.settings.snapshot_store
-        return None if url is None else SnapshotStore(url)
+        if url is None:
+            return None
+        return SnapshotStore(url, self.settings.snapshot_store_options)
 
     @cached_property
     def fetcher(self) -> AudienceFetcher:

@@ -3,7 +3,8 @@
 Changes mode diffs a served list against the snapshots of earlier deliveries,
 so they live outside the run: in a local directory or any fsspec URL (s3://,
 gs://, az://; credentials come from each cloud's usual environment, e.g.
-`AWS_ENDPOINT_URL` and `AWS_ACCESS_KEY_ID` for S3).
+`AWS_ENDPOINT_URL` and `AWS_ACCESS_KEY_ID` for S3, or from the storage
+options, `snapshot_store_options`).
 
 Layout: `{root}/{institution_public_id}/{id_or_slug}/{sequence:012d}-{digest}.snap`,
 each field percent-encoded into one safe path segment. The sequence orders
@@ -29,14 +30,11 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, BinaryIO
-from urllib.parse import urlsplit
 
-import fsspec
 import xxhash
 from fsspec.implementations.local import LocalFileSystem
 
 from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.history.buckets import MemberBuckets
 from tap_mx_audience.history.snapshotfile import (
     HEADER_READ_BYTES,
@@ -52,8 +50,8 @@ from tap_mx_audience.history.storecalls import (
     StoreCalls,
     redacted,
 )
+from tap_mx_audience.history.storefs import store_filesystem
 from tap_mx_audience.scratch import scratch_directory
-from tap_mx_audience.storeurl import EXTRAS
 
 _NAME = re.compile(
     r"(?P<sequence>\d{12})-xxh3sum-(?P<count>\d+)-(?P<hex>[0-9a-f]{16})\.snap"
@@ -124,25 +122,10 @@ class SnapshotStore:
         tries: int = 4,
         first_wait_seconds: float = 0.5,
     ) -> None:
-        """Resolve the URL to a filesystem; a missing backend is a settings error."""
+        """Open the URL's filesystem with the storage options, checked first."""
         self.label = redacted(url)
         self._retrying = StoreCalls(self.label, tries, first_wait_seconds)
-        try:
-            self._fs, root = fsspec.core.url_to_fs(
-                url, skip_instance_cache=True, **(storage_options or {})
-            )
-        except ImportError as exc:
-            scheme = urlsplit(url).scheme
-            extra = EXTRAS.get(scheme, scheme)
-            raise SettingsError.about(
-                SETTING,
-                f"uses {scheme}://, which needs an extra package: "
-                f"pip install 'tap-mx-audience[{extra}]'",
-            ) from exc
-        except ValueError as exc:
-            raise SettingsError.about(
-                SETTING, f"is not a directory or a supported URL ({exc})"
-            ) from exc
+        self._fs, root = store_filesystem(url, storage_options or {})
         self._root = root.rstrip("/")
         self._local = isinstance(self._fs, LocalFileSystem)
 
