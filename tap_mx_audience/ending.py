@@ -28,6 +28,7 @@ from typing_extensions import override
 
 from tap_mx_audience.errors import TapMxAudienceError
 from tap_mx_audience.output.writer import StdoutClosedError
+from tap_mx_audience.scratch import remove_scratch_directory
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -46,8 +47,10 @@ def leave(status: int) -> NoReturn:
     """End the process now; what was logged or written is flushed first.
 
     Threads still downloading are not waited for, as they would be by a
-    normal interpreter exit.
+    normal interpreter exit. `os._exit` runs no exit handlers: the scratch
+    folder, with the member ids in it, is removed here.
     """
+    remove_scratch_directory()
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError):  # a closed pipe has nothing left to flush to
             stream.flush()

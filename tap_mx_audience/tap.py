@@ -114,6 +114,7 @@ from tap_mx_audience.envconfig import environment_config
 from tap_mx_audience.errors import SettingsError
 from tap_mx_audience.output.statewriter import ThrottledStateWriter
 from tap_mx_audience.output.writer import BufferedSingerWriter, StdoutClosedError
+from tap_mx_audience.scratch import scratch_directory
 from tap_mx_audience.settings import (
     HISTORY_RETENTION_DAYS,
     MAX_RETRIES,
@@ -483,14 +484,18 @@ class TapMxAudience(Tap):
     def _sync_run(self) -> Iterator[None]:
         """What every sync does around its streams.
 
-        The token first, so that rejected credentials or a wrong `api_url`
-        stop the run before anything is written; after the streams, the
-        latest state and the run summary, then audiences that failed along
-        the way fail the run; downloads are closed however the run ends.
+        The scratch folder first: making it removes what killed runs left
+        behind. The snapshot store next, so that a missing backend or a bad
+        store option stops the run before any request; then the token, so
+        that rejected credentials or a wrong `api_url` stop it before
+        anything is written. After the streams, the latest state and the run
+        summary, then audiences that failed along the way fail the run;
+        downloads are closed however the run ends.
         """
+        scratch_directory()
         try:
+            _ = self.deliveries.snapshot_store
             self.deliveries.client.authenticate()
-            _ = self.deliveries.snapshot_store  # a missing backend stops the run here
             yield
             self.deliveries.state_writer.flush()
             self.logger.info("%s", self.deliveries.summary.line())

@@ -42,6 +42,7 @@ from tap_mx_audience.history.log import AudienceLog, LogView, Served, TableHeade
 from tap_mx_audience.history.logfile import Bucket, Run
 from tap_mx_audience.history.store import SnapshotStore
 from tap_mx_audience.output.writer import BufferedSingerWriter
+from tap_mx_audience.scratch import scratch_directory
 
 logger = logging.getLogger("tap-mx-audience")
 
@@ -61,14 +62,13 @@ class ChangesDelivery(AudienceDelivery):
         *,
         retention: datetime.timedelta,
         start_date: datetime.date | None,
-        scratch: Path | None = None,
     ) -> None:
         """Record the served list and fetch what the streams in `states` need.
 
         `states` holds the partition state of each selected member stream;
         `delivered` is the bookmark of the members last delivered.
         An audience updated before `start_date` is neither recorded nor sent.
-        The log's work files live in a private folder under `scratch`.
+        The log's work files live in the run's private scratch folder.
         """
         super().__init__(fetched)
         self._states = states
@@ -79,7 +79,7 @@ class ChangesDelivery(AudienceDelivery):
         self._scratch: Path | None = None
         if not states or (start_date is not None and fetched.updated_on < start_date):
             return
-        self._scratch = Path(tempfile.mkdtemp(prefix="mx-log-", dir=scratch))
+        self._scratch = Path(tempfile.mkdtemp(prefix="log-", dir=scratch_directory()))
         log = AudienceLog(store, fetched.audience, self._scratch, retention)
 
         def oldest(header: TableHeader) -> int:

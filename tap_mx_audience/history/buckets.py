@@ -19,6 +19,8 @@ from typing import IO, Self
 
 import xxhash
 
+from tap_mx_audience.scratch import scratch_directory
+
 BUCKETS = 256
 BUCKET_SHIFT = 56
 """A 64-bit hash shifted right by this gives its bucket: the top 8 bits."""
@@ -126,7 +128,9 @@ class MemberBuckets:
         """Append what waits in memory to the bucket files (open while spreading)."""
         if self._directory is None:
             self._directory = Path(
-                tempfile.mkdtemp(prefix="mx-buckets-", dir=self._parent)
+                tempfile.mkdtemp(
+                    prefix="buckets-", dir=self._parent or scratch_directory()
+                )
             )
             self._files = [
                 (self._directory / f"{index:03d}").open("wb")

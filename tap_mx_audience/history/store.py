@@ -29,21 +29,13 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import fsspec
 import xxhash
 from fsspec.implementations.local import LocalFileSystem
 
 from tap_mx_audience.audience import AudienceRef
-from tap_mx_audience.errors import SettingsError
-from tap_mx_audience.history.storecalls import (
-    OPTIONS_SETTING,
-    SETTING,
-    StoreCalls,
-    redacted,
-)
-from tap_mx_audience.storeurl import EXTRAS
+from tap_mx_audience.history.storecalls import StoreCalls, redacted
+from tap_mx_audience.history.storefs import store_filesystem
 
 PART_SUFFIX = ".part"
 _SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "_-").encode())
@@ -81,28 +73,10 @@ class SnapshotStore:
         tries: int = 4,
         first_wait_seconds: float = 0.5,
     ) -> None:
-        """Resolve the URL to a filesystem; a missing backend or a bad option fails."""
+        """Resolve the URL and options to a filesystem (SettingsError if they fail)."""
         self.label = redacted(url)
         self._calls = StoreCalls(self.label, tries, first_wait_seconds)
-        scheme = urlsplit(url).scheme if "://" in url else ""
-        try:
-            self._fs, root = fsspec.core.url_to_fs(
-                url, skip_instance_cache=True, **(storage_options or {})
-            )
-        except ImportError as exc:
-            extra = EXTRAS.get(scheme, scheme)
-            raise SettingsError.about(
-                SETTING,
-                f"uses {scheme}://, which needs an extra package: "
-                f"pip install 'tap-mx-audience[{extra}]'",
-            ) from exc
-        except (TypeError, ValueError) as exc:
-            setting = OPTIONS_SETTING if storage_options else SETTING
-            raise SettingsError.about(
-                setting,
-                f"is not accepted by the {scheme or 'local'} store "
-                f"({type(exc).__name__}{_option_named(exc, storage_options)})",
-            ) from exc
+        self._fs, root = store_filesystem(url, storage_options or {})
         self._root = root.rstrip("/")
         self.local = isinstance(self._fs, LocalFileSystem)
 
@@ -234,10 +208,3 @@ def _private_folder(folder: Path) -> None:
         with suppress(FileExistsError):
             created.mkdir(mode=_FOLDER_MODE)
             created.chmod(_FOLDER_MODE)
-
-
-def _option_named(exc: BaseException, options: Mapping[str, Any] | None) -> str:
-    """`: option 'x'` when the error names one of the options (never its value)."""
-    text = str(exc)
-    named = [key for key in options or {} if f"'{key}'" in text]
-    return f": option '{named[0]}'" if named else ""

@@ -21,7 +21,6 @@ from tap_mx_audience.errors import TapMxAudienceError
 from tap_mx_audience.retrying import RetryPolicy, retried
 
 SETTING = "snapshot_store"
-OPTIONS_SETTING = "snapshot_store_options"
 MAX_WAIT_SECONDS = 30.0
 _Result = TypeVar("_Result")
 
@@ -97,8 +96,14 @@ _PERMANENT_ERRNOS = frozenset(
 )
 
 
+_QUOTES_ITS_INPUT = frozenset({"ParamValidationError"})
+"""botocore's errors that quote a request's parameters (an option's value)."""
+
+
 def _permanent(exc: Exception) -> bool:
     """Failures no retry can fix: a missing file, denied access, a bad path, ours."""
+    if type(exc).__name__ in _QUOTES_ITS_INPUT:
+        return True
     return isinstance(
         exc,
         FileNotFoundError
@@ -111,7 +116,9 @@ def _permanent(exc: Exception) -> bool:
 
 
 def _brief(exc: BaseException) -> str:
-    """An exception as one short line without URL credentials or queries."""
+    """An exception as one short line without URL credentials, queries or inputs."""
+    if type(exc).__name__ in _QUOTES_ITS_INPUT:
+        return f"{type(exc).__name__}: a value in snapshot_store_options is refused"
     text = re.sub(r"//[^/@\s]*@", "//", str(exc))
     text = re.sub(r"\?[^\s\"']*", "", text)
     return f"{type(exc).__name__}: {' '.join(text.split())[:200]}"

@@ -185,7 +185,10 @@ def _scan_json(file: IO[bytes], on_ids: Callable[[list[str]], None]) -> _JsonTop
                 seen += len(batch)
                 batch = []
     except ijson.JSONError as exc:
-        msg = f"the JSON body is cut short or malformed ({str(exc)[:120]})"
+        # The parser's first line says what is wrong; the next ones quote the
+        # body around it, member ids included.
+        problem = str(exc).partition("\n")[0][:120]
+        msg = f"the JSON body is cut short or malformed ({problem})"
         raise MalformedListError(msg) from None
     top.check_list()
     if batch:
