@@ -68,7 +68,7 @@ def test_options_reach_the_store_and_no_secret_is_printed_at_debug(
     assert len(second.records("audience_members")) == 7 + 4
     assert "| DEBUG" in second.stderr
     fs, root = fsspec.core.url_to_fs(store, skip_instance_cache=True)
-    assert len(fs.find(root)) == 2
+    assert len(fs.find(root)) == 3  # two tables and a closed segment
     _assert_prints_no_secret(first, second)
 
 

@@ -38,7 +38,7 @@ def _modes(root: Path) -> dict[str, int]:
 
 
 def _two_runs(emulator: EmulatorAdmin, tmp_path: Path, store: Path) -> None:
-    """A first run and a second after a change: two snapshots, one prune."""
+    """A first run and a second after a change: two tables and a closed segment."""
     emulator.configure([audience("aud_a", 40, updated_on=OLD)])
     config = emulator.tap_config("aud_a", snapshot_store=str(store))
     first = run_tap(tmp_path, config)
@@ -58,7 +58,7 @@ def test_folders_and_files_the_tap_creates_are_owner_only(
     folders = {name: mode for name, mode in modes.items() if (store / name).is_dir()}
     files = {name: mode for name, mode in modes.items() if name not in folders}
     assert len(folders) == 3  # the store, its institution, its audience
-    assert len([name for name in files if name.endswith(".snap")]) == 2
+    assert len([name for name in files if name.endswith((".table", ".closed"))]) == 3
     assert folders == dict.fromkeys(folders, 0o700)
     assert files == dict.fromkeys(files, 0o600)
 
@@ -82,6 +82,6 @@ def test_folders_and_files_already_there_keep_their_modes(
     assert modes["INST_TEST"] == 0o755
     assert modes["NOTES.txt"] == 0o644
     assert modes["INST_TEST/aud_a"] == 0o700
-    snapshots = [name for name in modes if name.endswith(".snap")]
-    assert len(snapshots) == 2
-    assert {modes[name] for name in snapshots} == {0o600}
+    written = [name for name in modes if name.endswith((".table", ".closed"))]
+    assert len(written) == 3
+    assert {modes[name] for name in written} == {0o600}

@@ -40,7 +40,7 @@ def test_no_member_id_is_logged_at_debug_in_changes_mode(
     members |= emulator.members("aud_a")
     second = run_tap(tmp_path, config, state=first.last_state, env=DEBUG)
     assert second.returncode == 0, second.stderr
-    assert len(second.records("membership_changes")) == 40 + 140  # left, joined
+    assert len(second.records("membership_periods")) == 40 + 140  # closed, opened
     for run in (first, second):
         assert "| DEBUG" in run.stderr
         assert _logged(members, run.stderr) == []
