@@ -60,8 +60,8 @@ documented API, why, and the tests that fail if an upgrade breaks it
   scanning every partition per audience (quadratic); `Stream.tap_state`
   (documented as internal) is read by delivery/run.py to emit the STATE once
   an audience is committed (tests/delivery/test_run_output.py,
-  tests/state/test_incremental.py); `Stream.stream_state` (documented as
-  internal) is read there for the bookmarks of a deselected `audience_members`
+  tests/state/test_incremental.py), also to read the bookmarks of a
+  deselected `audience_members` without giving it partitions
   (tests/delivery/test_selection.py) and to drop the partitions of an audience
   configured again under another key (tests/delivery/test_audience_keys.py).
 - `Stream._write_schema_message` (private) writes the SCHEMA once per run,

@@ -215,7 +215,7 @@ class DeliveryRun:
                     p["context"].get("id_or_slug"),
                     p["context"].get("institution_public_id"),
                 ): p
-                for p in members.stream_state.get("partitions", [])
+                for p in _partitions(members)
                 if isinstance(p, dict) and isinstance(p.get("context"), dict)
             }
         key = (audience.id_or_slug, audience.institution_public_id)
@@ -278,7 +278,7 @@ class DeliveryRun:
             configured = {a.context_key for a in self.settings.audiences}
             self._earlier_keys = {}
             for stream in streams:
-                for partition in stream.stream_state.get("partitions", []):
+                for partition in _partitions(stream):
                     context = partition.get("context", {})
                     key = (
                         context.get("id_or_slug"),
@@ -304,7 +304,7 @@ class DeliveryRun:
             institution,
         )
         for stream in streams:
-            partitions = stream.stream_state.get("partitions", [])
+            partitions = _partitions(stream)
             partitions[:] = [
                 p
                 for p in partitions
@@ -343,3 +343,12 @@ class DeliveryRun:
         self.output.flush()
         if "fetcher" in self.__dict__:
             self.fetcher.close()
+
+
+def _partitions(stream: Stream) -> list[dict[str, Any]]:
+    """A stream's state partitions, read without giving a stream no state one."""
+    bookmarks: dict[str, Any] = stream.tap_state.get("bookmarks", {})
+    partitions: list[dict[str, Any]] = bookmarks.get(stream.name, {}).get(
+        "partitions", []
+    )
+    return partitions
