@@ -60,6 +60,8 @@ START_OVER = (
     "audience) and delete its rows in the target; the next run sends its current "
     "members and the stints the log still holds"
 )
+DELTA_BYTES = 4 << 20
+"""An observation's changes kept in memory for sending, at most (else re-read)."""
 MAX_RACES = 8
 """Tables published by other runs while this one merges, before it gives up."""
 TABLES_KEPT = 2
@@ -177,6 +179,9 @@ class LogView:
     joined: int = 0
     left: int = 0
     """What this run's observation opened and closed (0 when it changed nothing)."""
+    delta: list[tuple[Bucket, Bucket]] | None = None
+    """Per bucket, the runs this run's observation opened and closed, kept from the
+    merge: all that a pipeline one table behind is sent, without reading files."""
 
     @property
     def sequence(self) -> int:
@@ -192,6 +197,10 @@ class LogView:
 
         Every file was checked when it came to local disk.
         """
+        if self.delta is not None and since == self.sequence - 1:
+            for opened, closed_runs in self.delta:
+                yield opened, [ClosedBucket(self.sequence, closed_runs)]
+            return
         later = sorted(
             (closed for closed in self.segments if closed > since), reverse=True
         )
@@ -400,7 +409,7 @@ class AudienceLog:
             try:
                 for (runs, _), ids in zip(old, bucketed.buckets(), strict=True):
                     merged = merge_bucket(runs, ids, sequence)
-                    counts.add(merged)
+                    counts.add(merged, sequence)
                     table.add(merged.table)
                     closed.add(merged.closed)
             except LogFileError as exc:
@@ -410,7 +419,13 @@ class AudienceLog:
             header = self._next_header(served, latest, sequence, counts)
             closed.finish({"sequence": sequence})
             table.finish(header.to_json())
-        view = LogView(header, table_path, joined=counts.joined, left=counts.left)
+        view = LogView(
+            header,
+            table_path,
+            joined=counts.joined,
+            left=counts.left,
+            delta=counts.delta,
+        )
         if counts.left:
             view.segments[sequence] = closed_path
         return view
@@ -524,13 +539,22 @@ class _MergeCounts:
     members: int = 0
     opened_in_table: set[int] = field(default_factory=set)
     opened_in_closed: set[int] = field(default_factory=set)
+    delta: list[tuple[Bucket, Bucket]] | None = field(default_factory=list)
+    """The runs opened and closed, per bucket, while they stay small."""
+    delta_bytes: int = 0
 
-    def add(self, merged: BucketMerge) -> None:
+    def add(self, merged: BucketMerge, sequence: int) -> None:
         self.joined += merged.joined
         self.left += merged.left
         self.members += sum(run.count for run in merged.table)
         self.opened_in_table.update(run.opened for run in merged.table)
         self.opened_in_closed.update(run.opened for run in merged.closed)
+        if self.delta is not None:
+            opened = [run for run in merged.table if run.opened == sequence]
+            self.delta.append((opened, merged.closed))
+            self.delta_bytes += sum(len(run.data) for run in opened + merged.closed)
+            if self.delta_bytes > DELTA_BYTES:
+                self.delta = None  # a big change: sent from the files
 
 
 class _LogChangedError(Exception):

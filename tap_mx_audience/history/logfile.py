@@ -64,6 +64,15 @@ class Run:
         """The run's ids, as UTF-8."""
         return decode_ids(self.data)
 
+    def with_ids(self, ids: list[bytes]) -> Run:
+        """A run of the same opening with some of this run's ids.
+
+        Ids of a run stored without an escape need none: joined as they are.
+        """
+        if b"\\" in self.data:
+            return Run.of(self.opened, ids)
+        return Run(self.opened, len(ids), b"\n".join(ids) + b"\n" if ids else b"")
+
 
 Bucket = list[Run]
 

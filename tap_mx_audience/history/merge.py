@@ -31,8 +31,10 @@ def merge_bucket(latest: Bucket, served: list[bytes], sequence: int) -> BucketMe
     decoded = [(run, run.ids()) for run in latest]
     served_set = set(served)
     open_set: set[bytes] = set().union(*(ids for _, ids in decoded))
-    joined = served_set - open_set
-    left = open_set - served_set
+    # One pass over both sides; the few who joined or left are sorted out after.
+    changed = served_set.symmetric_difference(open_set)
+    joined = changed.intersection(served_set)
+    left = changed.difference(joined)
     table: Bucket = []
     closed: Bucket = []
     for run, ids in decoded:
@@ -42,7 +44,7 @@ def merge_bucket(latest: Bucket, served: list[bytes], sequence: int) -> BucketMe
         kept = [member for member in ids if member not in left]
         closed.append(Run.of(run.opened, list(left.intersection(ids))))
         if kept:
-            table.append(Run.of(run.opened, kept))
+            table.append(run.with_ids(kept))
     if joined:
         table.append(Run.of(sequence, list(joined)))
     return BucketMerge(table, closed, len(joined), len(left))
