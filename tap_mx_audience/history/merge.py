@@ -28,8 +28,15 @@ def merge_bucket(latest: Bucket, served: list[bytes], sequence: int) -> BucketMe
     `served` may hold an id twice (MX may repeat one): a member has one
     stint whatever the repeats.
     """
-    decoded = [(run, run.ids()) for run in latest]
     served_set = set(served)
+    if not latest:  # the log's first table, or a bucket nobody was in
+        return BucketMerge(
+            [Run.of(sequence, list(served_set))] if served_set else [],
+            [],
+            len(served_set),
+            0,
+        )
+    decoded = [(run, run.ids()) for run in latest]
     open_set: set[bytes] = set().union(*(ids for _, ids in decoded))
     # One pass over both sides; the few who joined or left are sorted out after.
     changed = served_set.symmetric_difference(open_set)
