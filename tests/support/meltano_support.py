@@ -302,19 +302,20 @@ def write_project(
     directory: Path,
     *,
     extractor_pip_url: str = f"-e {REPO_ROOT}",
-    loaders: tuple[dict[str, Any], ...] = (),
+    plugins: Mapping[str, list[dict[str, Any]]] | None = None,
     **top_level: Any,  # noqa: ANN401 - any of meltano.yml's top-level keys
 ) -> Path:
     """A Meltano project made from the repo's meltano.yml, as a user's would be.
 
-    The extractor installs from this checkout; `loaders` are added (e.g. one
-    that inherits from target-postgres with another schema) and `top_level`
-    keys set (e.g. `state_backend`).
+    The extractor installs from this checkout; `plugins` are added by type
+    (e.g. a loader that inherits from target-postgres with another schema)
+    and `top_level` keys set (e.g. `state_backend`).
     """
     manifest = load_yaml(REPO_ROOT / "meltano.yml")
     (extractor,) = manifest["plugins"]["extractors"]
     extractor["pip_url"] = extractor_pip_url
-    manifest["plugins"]["loaders"] += list(loaders)
+    for kind, added in (plugins or {}).items():
+        manifest["plugins"][kind] += added
     manifest.update(top_level)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "meltano.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
