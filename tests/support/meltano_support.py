@@ -3,13 +3,15 @@
 PostgreSQL refuses to run as root, so as root the cluster is created and run
 by the `postgres` user, in a temporary directory that user owns. Meltano runs
 from its own venv (its dependencies conflict with the dev venv) on the repo's
-meltano.yml, with its system directory and state database moved to temporary
-paths so tests never touch the developer's `.meltano/`.
+meltano.yml (or a test project written from it), with its system directory
+and state database moved to temporary paths so tests never touch the
+developer's `.meltano/`.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import os
 import re
@@ -18,7 +20,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,12 @@ MELTANO = REPO_ROOT / ".venv-meltano" / "bin" / "meltano"
 HUB_DEFINITION = (
     REPO_ROOT / "hub" / "extractors" / "tap-mx-audience" / "maintainers.yml"
 )
+LOADER_ROLE = "mx_loader"
+"""The role the tests' loaders connect as, set to UTC as the README advises."""
+ANALYST_TIMEZONE = "America/New_York"
+"""The session time zone the tests' queries run in: not UTC, as an analyst's may be."""
+README_SCHEMA = "tap_mx_audience."
+"""The loader's schema as the README's queries name it."""
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -86,6 +94,26 @@ class PostgresCluster:
         """A new empty database, so each test loads into its own."""
         with self.connect() as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def create_loader_database(self, name: str) -> str:
+        """A new database as the README's queries expect it, with a non-UTC default.
+
+        Its sessions default to `ANALYST_TIMEZONE`, so a query that depends on
+        the session's time zone gives a wrong answer; the loader's role is set
+        to UTC (the README's `ALTER ROLE`), so the `_at` columns hold UTC.
+        """
+        with self.connect() as connection:
+            exists = connection.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (LOADER_ROLE,)
+            ).fetchone()
+            if exists is None:
+                connection.execute(f"CREATE ROLE {LOADER_ROLE} LOGIN")
+            connection.execute(f"ALTER ROLE {LOADER_ROLE} SET timezone = 'UTC'")
+            connection.execute(f'CREATE DATABASE "{name}" OWNER {LOADER_ROLE}')
+            connection.execute(
+                f"ALTER DATABASE \"{name}\" SET timezone = '{ANALYST_TIMEZONE}'"
+            )
         return name
 
 
@@ -173,23 +201,10 @@ class MeltanoProject:
         timeout: float = 600,
     ) -> MeltanoRun:
         """Run `meltano ARGS` in the project directory with its isolation."""
-        if not MELTANO.exists():
-            raise FileNotFoundError(f"{MELTANO} is missing; run scripts/test.sh")
         completed = subprocess.run(
-            [str(MELTANO), *args],
+            self._argv(args),
             cwd=self.project_dir,
-            env={
-                **os.environ,
-                "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
-                "MELTANO_ENVIRONMENT": "dev",
-                "MELTANO_DISABLE_TRACKING": "true",
-                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-                "MELTANO_AUTO_INSTALL": "false",
-                "NO_COLOR": "1",
-                **self.env,
-                **(env or {}),
-            },
+            env=self._environment(env),
             input=stdin,
             stdin=subprocess.DEVNULL if stdin is None else None,
             capture_output=True,
@@ -198,6 +213,37 @@ class MeltanoProject:
             check=False,
         )
         return MeltanoRun(completed.returncode, completed.stdout, completed.stderr)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start `meltano ARGS` and return at once, to run two at the same moment."""
+        return subprocess.Popen(
+            self._argv(args),
+            cwd=self.project_dir,
+            env=self._environment(None),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def _argv(self, args: tuple[str, ...]) -> list[str]:
+        if not MELTANO.exists():
+            raise FileNotFoundError(f"{MELTANO} is missing; run scripts/test.sh")
+        return [str(MELTANO), *args]
+
+    def _environment(self, env: dict[str, str] | None) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MELTANO_SYS_DIR_ROOT": str(self.sys_dir),
+            "MELTANO_ENVIRONMENT": "dev",
+            "MELTANO_DISABLE_TRACKING": "true",
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+            "MELTANO_AUTO_INSTALL": "false",
+            "NO_COLOR": "1",
+            **self.env,
+            **(env or {}),
+        }
 
     def isolated(self, work_dir: Path, **env: str) -> MeltanoProject:
         """The same installed plugins, with a state database of its own."""
@@ -222,6 +268,10 @@ class MeltanoProject:
         shutil.copy(self.project_dir / "meltano.yml", project_dir)
         return MeltanoProject(self.sys_dir, self.env, project_dir)
 
+    def in_project(self, project_dir: Path) -> MeltanoProject:
+        """The same plugins and state, run in another project (see `write_project`)."""
+        return MeltanoProject(self.sys_dir, self.env, project_dir)
+
     def state(self, state_id: str) -> dict[str, Any]:
         """The state Meltano stored for a pipeline."""
         run = self.command("state", "get", state_id)
@@ -242,12 +292,44 @@ def tap_env(
     }
 
 
-def postgres_env(cluster: PostgresCluster, database: str) -> dict[str, str]:
+def finished(process: subprocess.Popen[str], timeout: float = 600) -> MeltanoRun:
+    """The outcome of a command `MeltanoProject.start` started."""
+    stdout, stderr = process.communicate(timeout=timeout)
+    return MeltanoRun(process.returncode, stdout, stderr)
+
+
+def write_project(
+    directory: Path,
+    *,
+    extractor_pip_url: str = f"-e {REPO_ROOT}",
+    plugins: Mapping[str, list[dict[str, Any]]] | None = None,
+    **top_level: Any,  # noqa: ANN401 - any of meltano.yml's top-level keys
+) -> Path:
+    """A Meltano project made from the repo's meltano.yml, as a user's would be.
+
+    The extractor installs from this checkout; `plugins` are added by type
+    (e.g. a loader that inherits from target-postgres with another schema)
+    and `top_level` keys set (e.g. `state_backend`).
+    """
+    manifest = load_yaml(REPO_ROOT / "meltano.yml")
+    (extractor,) = manifest["plugins"]["extractors"]
+    extractor["pip_url"] = extractor_pip_url
+    for kind, added in (plugins or {}).items():
+        manifest["plugins"][kind] += added
+    manifest.update(top_level)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "meltano.yml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return directory
+
+
+def postgres_env(
+    cluster: PostgresCluster, database: str, user: str = "postgres"
+) -> dict[str, str]:
     """target-postgres pointed at one database of the test cluster."""
     return {
         "TARGET_POSTGRES_HOST": "127.0.0.1",
         "TARGET_POSTGRES_PORT": str(cluster.port),
-        "TARGET_POSTGRES_USER": "postgres",
+        "TARGET_POSTGRES_USER": user,
         # target-postgres requires one; the cluster's trust auth ignores it.
         "TARGET_POSTGRES_PASSWORD": "unused",
         "TARGET_POSTGRES_DATABASE": database,
@@ -321,3 +403,34 @@ def jsonl_rows(directory: Path, stream: str) -> list[dict[str, Any]]:
         for path in sorted(directory.glob(pattern))
         for line in path.read_text().splitlines()
     ]
+
+
+def readme_query(
+    first_line: str,
+    *,
+    schema: str,
+    id_or_slug: str,
+    institution: str,
+    instants: Mapping[str, datetime.datetime] | None = None,
+) -> str:
+    """The README's query for one audience (`readme_query_for`), schema and instants.
+
+    The README names the loader's schema and its instants literally
+    (`instants` maps each quoted literal to an aware datetime, written as
+    UTC). Each must be there to be replaced, so a query whose text changed
+    fails here instead of running on the example's values.
+    """
+    query = readme_query_for(first_line, id_or_slug, institution)
+    replacements = {
+        README_SCHEMA: f"{schema}.",
+        **{
+            f"'{literal}'": f"'{instant.astimezone(datetime.UTC):%Y-%m-%d %H:%M:%S.%f}'"
+            for literal, instant in (instants or {}).items()
+        },
+    }
+    assert all(instant.tzinfo for instant in (instants or {}).values()), instants
+    for literal, value in replacements.items():
+        assert literal in query, f"{literal} is not in the README query {first_line!r}"
+        assert "'" not in value.strip("'"), value
+        query = query.replace(literal, value)
+    return query

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,15 +69,39 @@ class UpsertTarget:
     def assert_consistent(self, id_or_slug: str) -> None:
         """At most one open stint per member; none overlap; members rows agree."""
         stints = self.stints(id_or_slug)
-        for member, member_stints in stints.items():
-            open_ones = [s for s in member_stints if s[1] is None]
-            assert len(open_ones) <= 1, (member, member_stints)
-            for (_, left), (joined, _) in itertools.pairwise(member_stints):
-                assert left is not None, (member, member_stints)
-                assert left <= joined, (member, member_stints)
-        open_members = {m for m, s in stints.items() if s[-1][1] is None}
         if stints:
-            assert open_members == self.current(id_or_slug)
+            assert_stints_consistent(
+                {
+                    member: [
+                        (_instant(joined), None if left is None else _instant(left))
+                        for joined, left in member_stints
+                    ]
+                    for member, member_stints in stints.items()
+                },
+                self.current(id_or_slug),
+            )
+
+
+Stints = Mapping[str, Sequence[tuple[datetime.datetime, datetime.datetime | None]]]
+"""Each member's stints, (joined_at, left_at), in order of joined_at."""
+
+
+def assert_stints_consistent(stints: Stints, current: set[str]) -> None:
+    """The stints a target holds can be true: none empty, none overlapping.
+
+    At most one is open per member, and the open ones are exactly the members
+    that `audience_members` says are current.
+    """
+    for member, member_stints in stints.items():
+        open_ones = [s for s in member_stints if s[1] is None]
+        assert len(open_ones) <= 1, (member, member_stints)
+        for joined, left in member_stints:
+            assert left is None or joined < left, (member, member_stints)
+        for (_, left), (joined, _) in itertools.pairwise(member_stints):
+            assert left is not None, (member, member_stints)
+            assert left <= joined, (member, member_stints)
+    open_members = {m for m, s in stints.items() if s[-1][1] is None}
+    assert open_members == current, open_members ^ current
 
 
 def _instant(value: str) -> datetime.datetime:
