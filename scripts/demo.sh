@@ -49,15 +49,18 @@ run() {
     grep -o 'Run summary: .*' "$demo/run$1.log" | sed 's/^/    /'
 }
 
+change_churn_risk() {  # the emulator's admin API: card_churn_risk's window and date
+    curl -fsS -X PATCH "$TAP_MX_AUDIENCE_API_URL/_emulator/audiences/aud_0003" \
+        -H 'Content-Type: application/json' -d "$1" >/dev/null
+}
+
 echo "==> Day 1: meltano run tap-mx-audience target-duckdb (first delivery: every member, one stint each)"
 run 1
 "$duckdb_python" scripts/demo_report.py "$TARGET_DUCKDB_FILEPATH"
 
 echo
 echo "==> The list of card_churn_risk changes: 10 members leave, 15 join, a new date"
-curl -fsS -X PATCH "$TAP_MX_AUDIENCE_API_URL/_emulator/audiences/aud_0003" \
-    -H 'Content-Type: application/json' \
-    -d '{"offset": 10, "size": 80, "updated_on": "2026-11-28"}' >/dev/null
+change_churn_risk '{"offset": 10, "size": 80, "updated_on": "2026-11-28"}'
 
 echo "==> Day 2: the same command sends only the 25 changes (10 stints close, 15 open)"
 run 2
@@ -65,9 +68,7 @@ run 2
 
 echo
 echo "==> One of the 10 comes back to card_churn_risk"
-curl -fsS -X PATCH "$TAP_MX_AUDIENCE_API_URL/_emulator/audiences/aud_0003" \
-    -H 'Content-Type: application/json' \
-    -d '{"offset": 9, "size": 81, "updated_on": "2026-11-29"}' >/dev/null
+change_churn_risk '{"offset": 9, "size": 81, "updated_on": "2026-11-29"}'
 
 echo "==> Day 3: one member row and one new stint"
 run 3

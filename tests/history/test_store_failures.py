@@ -27,29 +27,27 @@ DAY1, DAY2 = "2026-11-20", "2026-11-21"
 AUDIENCES = ("aud_a", "aud_b", "aud_c")
 
 
+def _writable(folder: Path) -> bool:
+    probe = folder / "probe"
+    try:
+        probe.touch()
+    except PermissionError:
+        return False
+    probe.unlink()
+    return True
+
+
 @contextlib.contextmanager
 def unwritable(folder: Path) -> Iterator[None]:
     """A folder nobody may write into, root included (immutable when root)."""
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o555)
-    immutable = False
-    probe = folder / "probe"
+    immutable = _writable(folder)
     try:
-        probe.touch()
-    except PermissionError:
-        pass
-    else:
-        probe.unlink()
-        subprocess.run(["chattr", "+i", str(folder)], check=False)
-        immutable = True
-        try:
-            probe.touch()
-        except PermissionError:
-            pass
-        else:
-            probe.unlink()
-            pytest.skip("no way to make a folder unwritable on this machine")
-    try:
+        if immutable:  # root writes anyway: make the folder immutable
+            subprocess.run(["chattr", "+i", str(folder)], check=False)
+            if _writable(folder):
+                pytest.skip("no way to make a folder unwritable on this machine")
         yield
     finally:
         if immutable:
