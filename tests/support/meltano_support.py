@@ -261,12 +261,11 @@ class MeltanoProject:
         """This project in a copy of its meltano.yml, for `meltano config set`.
 
         The same installed plugins and environment; what the copy's commands
-        write to meltano.yml never reaches the repository's.
+        write to meltano.yml never reaches the repository's. Written as every
+        test project is (`write_project`), so the extractor's install is the
+        one the other test projects share.
         """
-        project_dir = work_dir / "project"
-        project_dir.mkdir()
-        shutil.copy(self.project_dir / "meltano.yml", project_dir)
-        return MeltanoProject(self.sys_dir, self.env, project_dir)
+        return self.in_project(write_project(work_dir / "project"))
 
     def in_project(self, project_dir: Path) -> MeltanoProject:
         """The same plugins and state, run in another project (see `write_project`)."""
