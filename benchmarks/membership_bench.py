@@ -219,14 +219,11 @@ def make_mode(
     store = modedir / "snapshots" if name == "changes" else None
     audiences = [{"id_or_slug": AUDIENCE_ID, "institution_public_id": INSTITUTION}]
     settings = {} if store is None else {"snapshot_store": str(store)}
+    config = {**CREDENTIALS, "api_url": url, "audiences": audiences, **settings}
     env = {
-        **tap_env(
-            url, CREDENTIALS["client_id"], CREDENTIALS["client_secret"], audiences
-        ),
-        **{f"TAP_MX_AUDIENCE_{key.upper()}": value for key, value in settings.items()},
+        **tap_env(config),
         **postgres_env(cluster, cluster.create_database(f"bench_{name}")),
     }
-    config = {**CREDENTIALS, "api_url": url, "audiences": audiences, **settings}
     return Mode(name, plugins.isolated(modedir, **env), f"bench_{name}", config, store)
 
 

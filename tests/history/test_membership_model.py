@@ -327,13 +327,7 @@ def test_members_and_stints_exact_after_any_sequence(  # noqa: PLR0913, PLR0917 
     )
     config = emulator.tap_config(*AUDIENCES, **settings)
     env = {
-        **tap_env(
-            emulator.url,
-            config["client_id"],
-            config["client_secret"],
-            config["audiences"],
-        ),
-        **{f"TAP_MX_AUDIENCE_{key.upper()}": value for key, value in settings.items()},
+        **tap_env(config),
         **postgres_env(postgres, database, LOADER_ROLE),
     }
     test_project = write_project(tmp_path / "project", plugins=SECOND_PLUGINS)

@@ -16,9 +16,6 @@ import pytest
 import yaml
 
 from tests.support.emulatoradmin import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    INSTITUTION,
     EmulatorAdmin,
     audience,
 )
@@ -68,13 +65,9 @@ def test_activate_version_is_refused_and_no_row_is_deleted(
 ) -> None:
     emulator.configure(AUDIENCES)
     database = postgres.create_database("activate_version")
-    configured = [
-        {"id_or_slug": a["audience_id"], "institution_public_id": INSTITUTION}
-        for a in AUDIENCES
-    ]
     project = meltano_plugins.isolated(
         tmp_path,
-        **tap_env(emulator.url, CLIENT_ID, CLIENT_SECRET, configured),
+        **tap_env(emulator.tap_config(*(a["audience_id"] for a in AUDIENCES))),
         **postgres_env(postgres, database),
     ).copy(tmp_path)
     _deleting_loader(project)

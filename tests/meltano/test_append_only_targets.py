@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 
 from tests.support.emulatoradmin import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     INSTITUTION,
     EmulatorAdmin,
     audience,
@@ -87,15 +85,7 @@ def test_readme_rule_gives_the_member_lists_after_a_change(
     output = tmp_path / "output"
     project = meltano_plugins.isolated(
         tmp_path,
-        **tap_env(
-            emulator.url,
-            CLIENT_ID,
-            CLIENT_SECRET,
-            [
-                {"id_or_slug": slug, "institution_public_id": institution}
-                for slug, institution in configured.values()
-            ],
-        ),
+        **tap_env(emulator.tap_config(*(slug for slug, _ in configured.values()))),
         **{output_setting: str(output)},
     )
 
@@ -170,12 +160,8 @@ def test_readme_rules_in_changes_mode_give_members_and_stints(
     project = meltano_plugins.isolated(
         tmp_path,
         **tap_env(
-            emulator.url,
-            CLIENT_ID,
-            CLIENT_SECRET,
-            [{"id_or_slug": "aud_churn", "institution_public_id": INSTITUTION}],
+            emulator.tap_config("aud_churn", snapshot_store=str(tmp_path / "store"))
         ),
-        TAP_MX_AUDIENCE_SNAPSHOT_STORE=str(tmp_path / "store"),
         **{output_setting: str(output)},
     )
     for patch in ({}, {"offset": 5, "size": 80}, {"offset": 3, "size": 82}):

@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 
 from tests.support.emulatoradmin import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     INSTITUTION,
     EmulatorAdmin,
     audience,
@@ -63,12 +61,8 @@ def _current_members(cluster: PostgresCluster, db: str) -> list[tuple[str, str]]
 def _project(
     plugins: MeltanoProject, emulator: EmulatorAdmin, work_dir: Path, **env: str
 ) -> MeltanoProject:
-    audiences = [
-        {"id_or_slug": slug, "institution_public_id": INSTITUTION}
-        for slug in CONFIGURED.values()
-    ]
     return plugins.isolated(
-        work_dir, **tap_env(emulator.url, CLIENT_ID, CLIENT_SECRET, audiences), **env
+        work_dir, **tap_env(emulator.tap_config(*CONFIGURED.values())), **env
     )
 
 

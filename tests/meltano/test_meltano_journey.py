@@ -19,8 +19,6 @@ import pytest
 import yaml
 
 from tests.support.emulatoradmin import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     INSTITUTION,
     EmulatorAdmin,
     audience,
@@ -99,7 +97,7 @@ def test_readme_journey_adds_the_plugin_once_installs_and_runs(
     project = MeltanoProject(
         sys_dir,
         {
-            **tap_env(emulator.url, CLIENT_ID, CLIENT_SECRET, audiences),
+            **tap_env({**emulator.tap_config(), "audiences": audiences}),
             "TARGET_JSONL_DESTINATION_PATH": str(output),
         },
         home,

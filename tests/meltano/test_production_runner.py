@@ -23,8 +23,6 @@ import psycopg
 import pytest
 
 from tests.support.emulatoradmin import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     INSTITUTION,
     EmulatorAdmin,
     audience,
@@ -106,15 +104,7 @@ def test_day_two_from_a_fresh_project_sends_only_the_changes(
     store = f"s3://{BUCKET}/log-{run_id}"
     database = postgres.create_loader_database(f"runner_{run_id}")
     env = {
-        **tap_env(
-            emulator.url,
-            CLIENT_ID,
-            CLIENT_SECRET,
-            [
-                {"id_or_slug": a, "institution_public_id": INSTITUTION}
-                for a in AUDIENCES
-            ],
-        ),
+        **tap_env(emulator.tap_config(*AUDIENCES)),
         "TAP_MX_AUDIENCE_SNAPSHOT_STORE": store,
         **postgres_env(postgres, database, LOADER_ROLE),
         # Meltano's own settings for its state backend's keys (it uses its

@@ -16,9 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.emulatoradmin import (
-    CLIENT_ID,
     CLIENT_SECRET,
-    INSTITUTION,
     EmulatorAdmin,
     audience,
 )
@@ -107,12 +105,7 @@ def test_readme_config_and_state_commands_succeed(
     emulator.configure([audience("aud_a", 30)])
     project = meltano_plugins.isolated(
         tmp_path,
-        **tap_env(
-            emulator.url,
-            CLIENT_ID,
-            CLIENT_SECRET,
-            [{"id_or_slug": "aud_a", "institution_public_id": INSTITUTION}],
-        ),
+        **tap_env(emulator.tap_config("aud_a")),
         TARGET_JSONL_DESTINATION_PATH=str(tmp_path / "jsonl"),
     )
 

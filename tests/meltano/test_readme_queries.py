@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from mx_audience_emulator.server import EmulatorServer
-from tests.support.emulatoradmin import CLIENT_ID, CLIENT_SECRET, EmulatorAdmin
+from tests.support.emulatoradmin import EmulatorAdmin
 from tests.support.meltano_support import (
     LOADER_ROLE,
     MeltanoProject,
@@ -107,7 +107,7 @@ def loaded(
     projects = {
         mode: meltano_plugins.isolated(
             work,
-            **tap_env(emulator.url, CLIENT_ID, CLIENT_SECRET, configured),
+            **tap_env({**emulator.tap_config(), "audiences": configured}),
             **postgres_env(
                 postgres, postgres.create_loader_database(f"readme_{mode}"), LOADER_ROLE
             ),

@@ -279,15 +279,17 @@ class MeltanoProject:
         return state
 
 
-def tap_env(
-    api_url: str, client_id: str, client_secret: str, audiences: list[dict[str, str]]
-) -> dict[str, str]:
-    """The tap's dev settings, overridden the way a user would: env vars."""
+def tap_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """A tap config as a user overrides the dev one: `TAP_MX_AUDIENCE_*` variables.
+
+    Text as it is, anything else as JSON; the config is one that
+    `EmulatorAdmin.tap_config` (or a test) builds.
+    """
     return {
-        "TAP_MX_AUDIENCE_API_URL": api_url,
-        "TAP_MX_AUDIENCE_CLIENT_ID": client_id,
-        "TAP_MX_AUDIENCE_CLIENT_SECRET": client_secret,
-        "TAP_MX_AUDIENCE_AUDIENCES": json.dumps(audiences),
+        f"TAP_MX_AUDIENCE_{key.upper()}": (
+            value if isinstance(value, str) else json.dumps(value)
+        )
+        for key, value in config.items()
     }
 
 
