@@ -38,9 +38,10 @@ from tap_mx_audience.history.changes import (
     changed_members,
     changed_stints,
 )
-from tap_mx_audience.history.log import AudienceLog, LogView, Served, TableHeader
+from tap_mx_audience.history.log import AudienceLog, Served
 from tap_mx_audience.history.logfile import Bucket, Run
 from tap_mx_audience.history.store import SnapshotStore
+from tap_mx_audience.history.table import LogView, TableHeader
 from tap_mx_audience.output.writer import BufferedSingerWriter
 from tap_mx_audience.scratch import scratch_directory
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from tap_mx_audience.api import FetchedAudience
 from tap_mx_audience.history.changes import Stint
-from tap_mx_audience.history.log import TableHeader
+from tap_mx_audience.history.table import TableHeader
 
 Record = dict[str, Any]
 

@@ -30,7 +30,7 @@ import datetime
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +38,7 @@ from typing import Any
 
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.errors import TapMxAudienceError
-from tap_mx_audience.history.buckets import BUCKETS, MemberBuckets
-from tap_mx_audience.history.changes import ClosedBucket
+from tap_mx_audience.history.buckets import MemberBuckets
 from tap_mx_audience.history.logfile import (
     CLOSED_MAGIC,
     TABLE_MAGIC,
@@ -51,6 +50,13 @@ from tap_mx_audience.history.logfile import (
 from tap_mx_audience.history.merge import BucketMerge, merge_bucket
 from tap_mx_audience.history.store import SnapshotStore
 from tap_mx_audience.history.storecalls import SETTING, StoreFileMissingError
+from tap_mx_audience.history.table import (
+    ClosedSegment,
+    LogView,
+    Observation,
+    TableHeader,
+    empty_buckets,
+)
 
 logger = logging.getLogger("tap-mx-audience")
 
@@ -77,88 +83,6 @@ class LogError(TapMxAudienceError):
 
 
 @dataclass(frozen=True)
-class Observation:
-    """A list some run fetched: when (the log's time), its date and fingerprint."""
-
-    at: datetime.datetime
-    on: datetime.date
-    fingerprint: str
-
-    @property
-    def instant(self) -> str:
-        """`at` as records carry it: ISO 8601, UTC, milliseconds."""
-        return self.at.isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True)
-class ClosedSegment:
-    """A closed segment as a table lists it: whose closes, where, which openings."""
-
-    closed: int
-    name: str
-    count: int
-    opened: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class TableHeader:
-    """What a table says about itself and the log."""
-
-    log: str
-    sequence: int
-    fingerprint: str
-    member_count: int
-    observations: dict[int, Observation]
-    closed: tuple[ClosedSegment, ...]
-    pruned_through: int
-
-    def to_json(self) -> dict[str, Any]:
-        """The header as stored."""
-        return {
-            "log": self.log,
-            "sequence": self.sequence,
-            "fingerprint": self.fingerprint,
-            "member_count": self.member_count,
-            "observations": [
-                [sequence, seen.instant, seen.on.isoformat(), seen.fingerprint]
-                for sequence, seen in sorted(self.observations.items())
-            ],
-            "closed": [
-                [segment.closed, segment.name, segment.count, list(segment.opened)]
-                for segment in self.closed
-            ],
-            "pruned_through": self.pruned_through,
-        }
-
-    @classmethod
-    def from_json(cls, fields: dict[str, Any]) -> TableHeader:
-        """Read a stored header; LogFileError if it is not one."""
-        try:
-            return cls(
-                log=str(fields["log"]),
-                sequence=int(fields["sequence"]),
-                fingerprint=str(fields["fingerprint"]),
-                member_count=int(fields["member_count"]),
-                observations={
-                    int(sequence): Observation(
-                        datetime.datetime.fromisoformat(at),
-                        datetime.date.fromisoformat(on),
-                        str(fingerprint),
-                    )
-                    for sequence, at, on, fingerprint in fields["observations"]
-                },
-                closed=tuple(
-                    ClosedSegment(int(closed), str(name), int(count), tuple(opened))
-                    for closed, name, count, opened in fields["closed"]
-                ),
-                pruned_through=int(fields["pruned_through"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            msg = "has a corrupt header"
-            raise LogFileError(msg) from exc
-
-
-@dataclass(frozen=True)
 class Served:
     """The list this run fetched, as the log takes it."""
 
@@ -166,60 +90,6 @@ class Served:
     updated_on: datetime.date
     fetched_at: datetime.datetime
     member_batches: Callable[[], Iterable[list[bytes]]]
-
-
-@dataclass
-class LogView:
-    """The latest table after this run's observation, and what it needs to send."""
-
-    header: TableHeader
-    table: Path
-    segments: dict[int, Path] = field(default_factory=dict)
-    """Closed segments on local disk, by closing observation."""
-    joined: int = 0
-    left: int = 0
-    """What this run's observation opened and closed (0 when it changed nothing)."""
-    delta: list[tuple[Bucket, Bucket]] | None = None
-    """Per bucket, the runs this run's observation opened and closed, kept from the
-    merge: all that a pipeline one table behind is sent, without reading files."""
-
-    @property
-    def sequence(self) -> int:
-        """The latest table's position in the log."""
-        return self.header.sequence
-
-    def observation(self, sequence: int) -> Observation:
-        """The observation at `sequence` (one that opened or closed a stint)."""
-        return self.header.observations[sequence]
-
-    def buckets(self, since: int) -> Iterator[tuple[Bucket, list[ClosedBucket]]]:
-        """Each bucket of the table, with those of the closed segments after `since`.
-
-        Every file was checked when it came to local disk.
-        """
-        if self.delta is not None and since == self.sequence - 1:
-            for opened, closed_runs in self.delta:
-                yield opened, [ClosedBucket(self.sequence, closed_runs)]
-            return
-        later = sorted(
-            (closed for closed in self.segments if closed > since), reverse=True
-        )
-        with ExitStack() as files:
-            table = LogFileReader(
-                files.enter_context(self.table.open("rb")), TABLE_MAGIC
-            )
-            segments = [
-                (
-                    closed,
-                    LogFileReader(
-                        files.enter_context(self.segments[closed].open("rb")),
-                        CLOSED_MAGIC,
-                    ).buckets(),
-                )
-                for closed in later
-            ]
-            for runs in table.buckets():
-                yield runs, [ClosedBucket(closed, next(it)) for closed, it in segments]
 
 
 class AudienceLog:
@@ -400,7 +270,7 @@ class AudienceLog:
         table_path = self._scratch / f"next-{_table_name(sequence)}"
         closed_path = self._scratch / f"next-{sequence:012d}.closed"
         counts = _MergeCounts()
-        old = latest.buckets(since=latest.sequence) if latest else _empty()
+        old = latest.buckets(since=latest.sequence) if latest else empty_buckets()
         with table_path.open("wb") as table_file, closed_path.open("wb") as closed_file:
             table, closed = (
                 LogFileWriter(table_file, TABLE_MAGIC),
@@ -571,8 +441,3 @@ def _sequences(pattern: re.Pattern[str], names: Iterable[str]) -> list[int]:
         for name in names
         if (match := pattern.fullmatch(name)) is not None
     )
-
-
-def _empty() -> Iterator[tuple[Bucket, list[ClosedBucket]]]:
-    for _ in range(BUCKETS):
-        yield [], []

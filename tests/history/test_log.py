@@ -19,15 +19,9 @@ import pytest
 
 from tap_mx_audience.audience import AudienceRef
 from tap_mx_audience.history.changes import changed_stints
-from tap_mx_audience.history.log import (
-    START_OVER,
-    AudienceLog,
-    LogError,
-    LogView,
-    Served,
-    TableHeader,
-)
+from tap_mx_audience.history.log import START_OVER, AudienceLog, LogError, Served
 from tap_mx_audience.history.store import SnapshotStore
+from tap_mx_audience.history.table import LogView, TableHeader
 from tap_mx_audience.lists.summary import MemberFingerprint
 
 AUDIENCE = AudienceRef("high_value_members", "INST_DEMO")
