@@ -68,7 +68,7 @@ class DeliveryRun:
         """The child streams, whose bookmarks decide what each is sent."""
         self._reported_ids: dict[tuple[str, str], AudienceRef] = {}
         self._current: AudienceDelivery | None = None
-        self._deselected_members: dict[tuple[Any, Any], dict[str, Any]] | None = None
+        self._deselected_members: dict[tuple[str, str], dict[str, Any]] | None = None
         self._earlier_keys: dict[tuple[str, str], str] | None = None
         self._started = False
 
@@ -210,16 +210,8 @@ class DeliveryRun:
         if members.selected:
             return Bookmark.read(members.get_context_state(audience.context))
         if self._deselected_members is None:
-            self._deselected_members = {
-                (
-                    p["context"].get("id_or_slug"),
-                    p["context"].get("institution_public_id"),
-                ): p
-                for p in _partitions(members)
-                if isinstance(p, dict) and isinstance(p.get("context"), dict)
-            }
-        key = (audience.id_or_slug, audience.institution_public_id)
-        return Bookmark.read(self._deselected_members.get(key, {}))
+            self._deselected_members = {_key(p): p for p in _partitions(members)}
+        return Bookmark.read(self._deselected_members.get(audience.context_key, {}))
 
     def _mark_delivering(self) -> None:
         """Full mode: mark each audience as being delivered, in a STATE before records.
@@ -279,14 +271,10 @@ class DeliveryRun:
             self._earlier_keys = {}
             for stream in streams:
                 for partition in _partitions(stream):
-                    context = partition.get("context", {})
-                    key = (
-                        context.get("id_or_slug"),
-                        context.get("institution_public_id"),
-                    )
+                    id_or_slug, institution_public_id = key = _key(partition)
                     mark = bookmarks.reported_audience_id(partition)
                     if key not in configured and mark is not None:
-                        self._earlier_keys[(mark, key[1])] = key[0]
+                        self._earlier_keys[(mark, institution_public_id)] = id_or_slug
         earlier = self._earlier_keys.pop((reported, institution), None)
         if earlier is None or earlier == fetched.audience.id_or_slug:
             return
@@ -305,12 +293,7 @@ class DeliveryRun:
         )
         for stream in streams:
             partitions = _partitions(stream)
-            partitions[:] = [
-                p
-                for p in partitions
-                if p.get("context", {}).get("id_or_slug") != earlier
-                or p.get("context", {}).get("institution_public_id") != institution
-            ]
+            partitions[:] = [p for p in partitions if _key(p) != (earlier, institution)]
 
     def _fail(self, audience: AudienceRef, failure: AudienceFailedError) -> None:
         """Record an audience that could not be delivered; the sync goes on."""
@@ -352,3 +335,9 @@ def _partitions(stream: Stream) -> list[dict[str, Any]]:
         "partitions", []
     )
     return partitions
+
+
+def _key(partition: dict[str, Any]) -> tuple[str, str]:
+    """A state partition's audience key (statefile.py checked its context)."""
+    context = partition["context"]
+    return (context["id_or_slug"], context["institution_public_id"])

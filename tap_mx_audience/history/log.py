@@ -46,6 +46,7 @@ from tap_mx_audience.history.logfile import (
     LogFileError,
     LogFileReader,
     LogFileWriter,
+    read_header,
 )
 from tap_mx_audience.history.merge import BucketMerge, merge_bucket
 from tap_mx_audience.history.store import SnapshotStore
@@ -132,7 +133,7 @@ class AudienceLog:
             for _ in range(MAX_RACES):
                 names = self._store.names(self._folder)
                 try:
-                    view = self._observe_once(names, served, buckets)
+                    view = self._observe_once(names, served, buckets, since)
                     if view is not None:
                         self._fetch_segments(view, since(view.header))
                         return view
@@ -181,17 +182,29 @@ class AudienceLog:
         raise LogError(f"{self._label} {problem}; {START_OVER}")
 
     def _observe_once(
-        self, names: list[str], served: Served, buckets: Callable[[], MemberBuckets]
+        self,
+        names: list[str],
+        served: Served,
+        buckets: Callable[[], MemberBuckets],
+        since: Callable[[TableHeader], int],
     ) -> LogView | None:
         """The view after merging; None if another run published first."""
         if any(_EARLIER_FORMAT.fullmatch(name) for name in names):
-            [name for name in names if _EARLIER_FORMAT.fullmatch(name)]
             raise self._set_aside("holds snapshots of an earlier, unreleased format")
         tables = _sequences(_TABLE, names)
-        latest = self._read_table(tables[-1]) if tables else None
-        if latest is not None and latest.header.fingerprint == served.fingerprint:
-            self._checked(latest.table, TABLE_MAGIC, _table_name(latest.sequence))
-            return latest
+        latest = None
+        if tables:
+            header = self._peek(tables[-1])
+            unchanged = header.fingerprint == served.fingerprint
+            if unchanged and since(header) >= header.sequence:
+                # The common day: the same list, every stream up to date. The
+                # header alone says so; the table is neither fetched nor read.
+                return LogView(header, None)
+            # Checked whole now when a stream is sent from it; a merge checks
+            # each frame as it reads it.
+            latest = self._read_table(tables[-1], check_frames=unchanged)
+            if unchanged:
+                return latest
         sequence = 1 + (tables[-1] if tables else 0)
         merged = self._merge(served, buckets(), latest, sequence)
         if merged is None:
@@ -201,7 +214,7 @@ class AudienceLog:
             name = merged.header.closed[-1].name
             self._store.create(f"{self._folder}/{name}", merged.segments[sequence])
         if not self._store.create(
-            f"{self._folder}/{_table_name(sequence)}", merged.table
+            f"{self._folder}/{_table_name(sequence)}", merged.local_table
         ):
             if merged.left:
                 self._store.delete(f"{self._folder}/{merged.header.closed[-1].name}")
@@ -214,11 +227,32 @@ class AudienceLog:
         self._tidy(names, merged.header)
         return merged
 
-    def _read_table(self, sequence: int) -> LogView:
-        """The table at `sequence`, checked whole, on local disk."""
+    def _peek(self, sequence: int) -> TableHeader:
+        """The header of the table at `sequence`, read without the rest of it."""
+        name = _table_name(sequence)
+        path = f"{self._folder}/{name}"
+        try:
+            fields, _ = read_header(
+                lambda start, length: self._store.read_range(path, start, length),
+                TABLE_MAGIC,
+            )
+        except StoreFileMissingError:
+            raise _LogChangedError(name) from None
+        except LogFileError as exc:
+            raise LogFileError(f"{name} {exc}") from None
+        header = TableHeader.from_json(fields)
+        if header.sequence != sequence:
+            msg = f"{name} says it is table {header.sequence}"
+            raise LogFileError(msg)
+        return header
+
+    def _read_table(self, sequence: int, *, check_frames: bool) -> LogView:
+        """The table at `sequence` on local disk, its header (and frames) checked."""
         name = _table_name(sequence)
         local = self._local_copy(name)
         header = TableHeader.from_json(self._header(local, TABLE_MAGIC, name))
+        if check_frames:
+            self._checked(local, TABLE_MAGIC, name)
         if header.sequence != sequence:
             msg = f"{name} says it is table {header.sequence}"
             raise LogFileError(msg)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -125,33 +125,13 @@ class LogFileReader:
     def __init__(self, file: IO[bytes], magic: bytes) -> None:
         """Check the preamble, the size and the header; LogFileError if any is wrong."""
         self._file = file
-        found, version, size, offset, length = _unpack(
-            _PREAMBLE, file.read(_PREAMBLE.size)
-        )
-        if found != magic:
-            msg = "is not a log file of the expected kind"
-            raise LogFileError(msg)
-        if version != FORMAT_VERSION:
-            msg = f"has format version {version}; this tap reads {FORMAT_VERSION}"
-            raise LogFileError(msg)
-        actual = file.seek(0, 2)
-        if actual != size:
-            msg = f"is {actual} bytes, not the {size} it was written with"
-            raise LogFileError(msg)
-        if length > MAX_HEADER_BYTES or offset + length != size:
-            msg = "has a corrupt preamble"
-            raise LogFileError(msg)
-        file.seek(offset)
-        try:
-            header = json.loads(file.read(length))
-        except ValueError as exc:  # UnicodeDecodeError is a ValueError
-            msg = "has a corrupt header"
-            raise LogFileError(msg) from exc
-        if not isinstance(header, dict):
-            msg = "has a corrupt header"
-            raise LogFileError(msg)
-        self.header: dict[str, Any] = header
-        self._frames_end = offset
+        size = file.seek(0, 2)
+
+        def read(start: int, length: int) -> bytes:
+            file.seek(start)
+            return file.read(length)
+
+        self.header, self._frames_end = read_header(read, magic, size)
 
     def verify(self) -> None:
         """Check every frame now, so that reading the buckets later cannot fail."""
@@ -184,6 +164,41 @@ class LogFileReader:
         if file.tell() != self._frames_end:
             msg = "has bytes between its last bucket and its header"
             raise LogFileError(msg)
+
+
+def read_header(
+    read: Callable[[int, int], bytes], magic: bytes, size: int | None = None
+) -> tuple[dict[str, Any], int]:
+    """A log file's header, and where its frames end, from `read(start, length)`.
+
+    With `size` (the file's actual size) a file cut short or grown is refused
+    here; without it (a look at a remote file's header only) the frames are
+    checked when the file is read whole.
+    """
+    found, version, declared, offset, length = _unpack(
+        _PREAMBLE, read(0, _PREAMBLE.size)
+    )
+    if found != magic:
+        msg = "is not a log file of the expected kind"
+        raise LogFileError(msg)
+    if version != FORMAT_VERSION:
+        msg = f"has format version {version}; this tap reads {FORMAT_VERSION}"
+        raise LogFileError(msg)
+    if size is not None and size != declared:
+        msg = f"is {size} bytes, not the {declared} it was written with"
+        raise LogFileError(msg)
+    if length > MAX_HEADER_BYTES or offset + length != declared:
+        msg = "has a corrupt preamble"
+        raise LogFileError(msg)
+    try:
+        header = json.loads(read(offset, length))
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        msg = "has a corrupt header"
+        raise LogFileError(msg) from exc
+    if not isinstance(header, dict):
+        msg = "has a corrupt header"
+        raise LogFileError(msg)
+    return header, offset
 
 
 def _runs(table: bytes, data: bytes, index: int) -> Bucket:

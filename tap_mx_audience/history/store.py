@@ -25,10 +25,10 @@ import os
 import shutil
 import string
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import xxhash
 from fsspec.implementations.local import LocalFileSystem
@@ -42,7 +42,6 @@ _SAFE_BYTES = frozenset((string.ascii_letters + string.digits + "_-").encode())
 _MAX_SEGMENT = 200
 _FOLDER_MODE = 0o700
 _FILE_MODE = 0o600
-_Result = TypeVar("_Result")
 
 
 def segment(value: str) -> str:
@@ -108,12 +107,18 @@ class SnapshotStore:
 
     def fetch(self, path: str, local: Path) -> None:
         """Copy one file of the store to local disk; `StoreFileMissingError` if none."""
-        if self.local:
-            self._calls("read", lambda: self._copy_local(path, local), missing=path)
-            return
         self._calls(
             "download", lambda: self._fs.get_file(path, str(local)), missing=path
         )
+
+    def read_range(self, path: str, start: int, length: int) -> bytes:
+        """Bytes of one file of the store; `StoreFileMissingError` if there is none."""
+        data: bytes = self._calls(
+            "read",
+            lambda: self._fs.cat_file(path, start=start, end=start + length),
+            missing=path,
+        )
+        return data
 
     def create(self, path: str, local: Path) -> bool:
         """Publish a local file as `path` unless that name exists; True if it did."""
@@ -156,13 +161,6 @@ class SnapshotStore:
                 self._fs.mv(source, target)
 
         self._calls("move", move)
-
-    def call(self, action: str, call: Callable[[], _Result]) -> _Result:
-        """Run any other store call under the store's retries and one-line errors."""
-        return self._calls(action, call)
-
-    def _copy_local(self, path: str, local: Path) -> None:
-        shutil.copyfile(path, local)
 
     def _create_local(self, path: str, local: Path) -> None:
         """Publish by hard link: atomic, and refused if the name exists.

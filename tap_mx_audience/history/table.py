@@ -114,7 +114,8 @@ class LogView:
     """The latest table after this run's observation, and what it needs to send."""
 
     header: TableHeader
-    table: Path
+    table: Path | None
+    """The table on local disk; None when nothing is to be merged or sent from it."""
     segments: dict[int, Path] = field(default_factory=dict)
     """Closed segments on local disk, by closing observation."""
     joined: int = 0
@@ -123,6 +124,14 @@ class LogView:
     delta: list[tuple[Bucket, Bucket]] | None = None
     """Per bucket, the runs this run's observation opened and closed, kept from the
     merge: all that a pipeline one table behind is sent, without reading files."""
+
+    @property
+    def local_table(self) -> Path:
+        """The table's file on local disk (a view with nothing to send has none)."""
+        if self.table is None:
+            msg = f"table {self.sequence} was not brought to local disk"
+            raise RuntimeError(msg)
+        return self.table
 
     @property
     def sequence(self) -> int:
@@ -147,7 +156,7 @@ class LogView:
         )
         with ExitStack() as files:
             table = LogFileReader(
-                files.enter_context(self.table.open("rb")), TABLE_MAGIC
+                files.enter_context(self.local_table.open("rb")), TABLE_MAGIC
             )
             segments = [
                 (

@@ -332,3 +332,27 @@ def test_a_closed_segment_lost_from_the_store_sets_the_log_aside(
 
     assert str(failed.value).endswith(START_OVER)
     assert runs.observe(["b", "c"], START + datetime.timedelta(days=3)).sequence == 1
+
+
+def test_an_unchanged_list_with_every_stream_up_to_date_reads_only_a_header(
+    store_url: str, tmp_path: Path
+) -> None:
+    runs = Runs(store_url, tmp_path)
+    runs.observe(["a", "b"], START)
+    fetched: list[str] = []
+    fetch = runs.store.fetch
+
+    def counted_fetch(path: str, local: Path) -> None:
+        fetched.append(path)
+        fetch(path, local)
+
+    runs.store.fetch = counted_fetch  # type: ignore[method-assign]
+    later = START + datetime.timedelta(days=1)
+
+    up_to_date = runs.observe(["b", "a"], later, since=lambda header: header.sequence)
+    behind = runs.observe(["b", "a"], later, since=lambda _: 0)
+
+    assert up_to_date.table is None
+    assert up_to_date.sequence == 1
+    assert stints(behind) == {("a", instant(0), None), ("b", instant(0), None)}
+    assert len(fetched) == (0 if runs.store.local else 1)
